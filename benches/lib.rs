@@ -1,0 +1,1 @@
+//! Benchmark package (the benchmarks live in `*.rs` beside this file).

@@ -1,0 +1,445 @@
+//! The engine's public API: one async method per SQS action, in SQS
+//! vocabulary, with plain Rust request/response types (no wire types).
+//!
+//! Conventions:
+//! - Every call takes the [`Caller`] (for SenderId and Policy checks) and,
+//!   where SQS takes a `QueueUrl`, a [`QueueRef`] (account + name; the server
+//!   parses URLs).
+//! - Numeric parameters arrive as `i64` exactly as the client sent them; the
+//!   engine validates ranges and answers `InvalidParameterValue`.
+//! - Batch calls validate the request as a whole (empty, too many, duplicate
+//!   or malformed ids, too long) and return per-entry results otherwise.
+#![allow(clippy::unused_async, unused_variables)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub use storage::AttributeValue;
+
+use crate::{Clock, EngineConfig, EngineError};
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The caller's account id (12 digits).
+    pub account: String,
+    /// The SenderId recorded on sent messages (access key id or account).
+    pub sender_id: String,
+}
+
+/// A queue named by owner account and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct QueueRef {
+    /// Owner account id.
+    pub account: String,
+    /// Queue name.
+    pub name: String,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    /// Items of this page.
+    pub items: Vec<T>,
+    /// Token for the next page, if there is one.
+    pub next_token: Option<String>,
+}
+
+/// One entry that failed inside a batch call.
+#[derive(Debug)]
+pub struct BatchFailure {
+    /// The entry's Id.
+    pub id: String,
+    /// Why it failed (the server renders its code and message).
+    pub error: EngineError,
+}
+
+/// Result of a batch call that was accepted as a whole.
+#[derive(Debug)]
+pub struct BatchResult<T> {
+    /// Entries that succeeded.
+    pub successful: Vec<T>,
+    /// Entries that failed.
+    pub failed: Vec<BatchFailure>,
+}
+
+/// One message to send (SendMessage, or one SendMessageBatch entry).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SendEntry {
+    /// Batch entry Id (ignored for SendMessage).
+    pub id: String,
+    /// Message body.
+    pub body: String,
+    /// Per-message delay (rejected on FIFO queues).
+    pub delay_seconds: Option<i64>,
+    /// Message attributes.
+    pub attributes: BTreeMap<String, AttributeValue>,
+    /// Message system attributes (only `AWSTraceHeader` is allowed).
+    pub system_attributes: BTreeMap<String, AttributeValue>,
+    /// FIFO deduplication id.
+    pub dedup_id: Option<String>,
+    /// FIFO message group id / fair-queue tenant.
+    pub group_id: Option<String>,
+}
+
+/// The answer to one sent message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendResult {
+    /// Batch entry Id (empty for SendMessage).
+    pub id: String,
+    /// The message id (a UUID string).
+    pub message_id: String,
+    /// Hex MD5 of the body.
+    pub md5_of_body: String,
+    /// Hex MD5 of the message attributes, `None` when there are none.
+    pub md5_of_message_attributes: Option<String>,
+    /// Hex MD5 of the system attributes, `None` when there are none.
+    pub md5_of_message_system_attributes: Option<String>,
+    /// FIFO sequence number (decimal string).
+    pub sequence_number: Option<String>,
+}
+
+/// ReceiveMessage parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReceiveRequest {
+    /// 1–10, default 1.
+    pub max_number_of_messages: Option<i64>,
+    /// Visibility timeout override, seconds.
+    pub visibility_timeout: Option<i64>,
+    /// Long-poll wait, 0–20 s; `None` uses the queue's ReceiveMessageWaitTimeSeconds.
+    pub wait_time_seconds: Option<i64>,
+    /// System attribute names to return (`All`, `SenderId`, …; union of
+    /// `AttributeNames` and `MessageSystemAttributeNames`).
+    pub system_attribute_names: Vec<String>,
+    /// Message attribute names to return (`All`, `.*` prefixes, exact names).
+    pub message_attribute_names: Vec<String>,
+    /// FIFO ReceiveRequestAttemptId.
+    pub receive_request_attempt_id: Option<String>,
+}
+
+/// One received message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMessage {
+    /// Message id.
+    pub message_id: String,
+    /// Opaque receipt handle for this delivery.
+    pub receipt_handle: String,
+    /// Hex MD5 of the body.
+    pub md5_of_body: String,
+    /// Body.
+    pub body: String,
+    /// Requested system attributes (name → value as SQS renders it).
+    pub attributes: BTreeMap<String, String>,
+    /// Requested message attributes.
+    pub message_attributes: BTreeMap<String, AttributeValue>,
+    /// Hex MD5 of the returned message attributes, `None` when none returned.
+    pub md5_of_message_attributes: Option<String>,
+}
+
+/// One ChangeMessageVisibilityBatch entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisibilityEntry {
+    /// Batch entry Id.
+    pub id: String,
+    /// Receipt handle.
+    pub receipt_handle: String,
+    /// New timeout, seconds (SQS treats a missing value as 0... validated by the engine).
+    pub visibility_timeout: Option<i64>,
+}
+
+/// One DeleteMessageBatch entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteEntry {
+    /// Batch entry Id.
+    pub id: String,
+    /// Receipt handle.
+    pub receipt_handle: String,
+}
+
+/// A message move task as ListMessageMoveTasks shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveTaskInfo {
+    /// Handle, only while RUNNING.
+    pub task_handle: Option<String>,
+    /// RUNNING | COMPLETED | CANCELLING | CANCELLED | FAILED.
+    pub status: String,
+    /// Source queue ARN.
+    pub source_arn: String,
+    /// Destination ARN, if one was given.
+    pub destination_arn: Option<String>,
+    /// Rate limit, if one was given.
+    pub max_number_of_messages_per_second: Option<u32>,
+    /// Messages moved so far.
+    pub approximate_number_of_messages_moved: u64,
+    /// Messages to move (counted at start).
+    pub approximate_number_of_messages_to_move: Option<u64>,
+    /// Why it failed.
+    pub failure_reason: Option<String>,
+    /// Start time, epoch milliseconds.
+    pub started_timestamp_ms: u64,
+}
+
+/// Per-queue gauges (for metrics; same numbers as GetQueueAttributes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueGauges {
+    /// The queue.
+    pub queue: QueueRef,
+    /// ApproximateNumberOfMessages.
+    pub visible: u64,
+    /// ApproximateNumberOfMessagesNotVisible.
+    pub not_visible: u64,
+    /// ApproximateNumberOfMessagesDelayed.
+    pub delayed: u64,
+    /// Age of the oldest message, seconds (0 when empty).
+    pub oldest_message_age_seconds: u64,
+}
+
+/// The engine. Cheap to clone (shared inside).
+#[derive(Clone)]
+pub struct Engine {}
+
+impl Engine {
+    /// Replays the storage log into memory and returns a ready engine.
+    /// Background work starts with [`Engine::spawn_background`].
+    pub async fn open(
+        storage: storage::Storage,
+        clock: Arc<dyn Clock>,
+        config: EngineConfig,
+    ) -> Result<Engine, EngineError> {
+        unimplemented!()
+    }
+    /// Starts the background task (delays, visibility expiry, retention,
+    /// compaction, move tasks) on the current tokio runtime.
+    pub fn spawn_background(&self) -> tokio::task::JoinHandle<()> {
+        unimplemented!()
+    }
+    /// Ends long polls (they answer with what they have), stops background
+    /// work and flushes the log.
+    pub async fn shutdown(&self) -> Result<(), EngineError> {
+        unimplemented!()
+    }
+    /// Health of the underlying log.
+    pub fn health(&self) -> storage::Health {
+        unimplemented!()
+    }
+    /// The storage handle (stats for metrics).
+    pub fn storage(&self) -> &storage::Storage {
+        unimplemented!()
+    }
+    /// `arn:aws:sqs:<region>:<account>:<name>`.
+    pub fn queue_arn(&self, queue: &QueueRef) -> String {
+        unimplemented!()
+    }
+    /// Gauges of every queue.
+    pub fn queue_gauges(&self) -> Vec<QueueGauges> {
+        unimplemented!()
+    }
+
+    // ---- queues ----
+    /// CreateQueue.
+    pub async fn create_queue(
+        &self,
+        caller: &Caller,
+        name: &str,
+        attributes: BTreeMap<String, String>,
+        tags: BTreeMap<String, String>,
+    ) -> Result<QueueRef, EngineError> {
+        unimplemented!()
+    }
+    /// GetQueueUrl.
+    pub fn get_queue_url(
+        &self,
+        caller: &Caller,
+        name: &str,
+        owner_account: Option<&str>,
+    ) -> Result<QueueRef, EngineError> {
+        unimplemented!()
+    }
+    /// ListQueues (the caller's own queues).
+    pub fn list_queues(
+        &self,
+        caller: &Caller,
+        prefix: Option<&str>,
+        max_results: Option<i64>,
+        next_token: Option<&str>,
+    ) -> Result<Page<QueueRef>, EngineError> {
+        unimplemented!()
+    }
+    /// DeleteQueue.
+    pub async fn delete_queue(&self, caller: &Caller, queue: &QueueRef) -> Result<(), EngineError> {
+        unimplemented!()
+    }
+    /// PurgeQueue.
+    pub async fn purge_queue(&self, caller: &Caller, queue: &QueueRef) -> Result<(), EngineError> {
+        unimplemented!()
+    }
+    /// GetQueueAttributes (`All` or names; empty list → empty map).
+    pub fn get_queue_attributes(
+        &self,
+        caller: &Caller,
+        queue: &QueueRef,
+        names: &[String],
+    ) -> Result<BTreeMap<String, String>, EngineError> {
+        unimplemented!()
+    }
+    /// SetQueueAttributes.
+    pub async fn set_queue_attributes(
+        &self,
+        caller: &Caller,
+        queue: &QueueRef,
+        attributes: BTreeMap<String, String>,
+    ) -> Result<(), EngineError> {
+        unimplemented!()
+    }
+    /// ListQueueTags.
+    pub fn list_queue_tags(
+        &self,
+        caller: &Caller,
+        queue: &QueueRef,
+    ) -> Result<BTreeMap<String, String>, EngineError> {
+        unimplemented!()
+    }
+    /// TagQueue.
+    pub async fn tag_queue(
+        &self,
+        caller: &Caller,
+        queue: &QueueRef,
+        tags: BTreeMap<String, String>,
+    ) -> Result<(), EngineError> {
+        unimplemented!()
+    }
+    /// UntagQueue.
+    pub async fn untag_queue(
+        &self,
+        caller: &Caller,
+        queue: &QueueRef,
+        keys: Vec<String>,
+    ) -> Result<(), EngineError> {
+        unimplemented!()
+    }
+    /// AddPermission.
+    pub async fn add_permission(
+        &self,
+        caller: &Caller,
+        queue: &QueueRef,
+        label: &str,
+        account_ids: Vec<String>,
+        actions: Vec<String>,
+    ) -> Result<(), EngineError> {
+        unimplemented!()
+    }
+    /// RemovePermission.
+    pub async fn remove_permission(
+        &self,
+        caller: &Caller,
+        queue: &QueueRef,
+        label: &str,
+    ) -> Result<(), EngineError> {
+        unimplemented!()
+    }
+    /// ListDeadLetterSourceQueues.
+    pub fn list_dead_letter_source_queues(
+        &self,
+        caller: &Caller,
+        queue: &QueueRef,
+        max_results: Option<i64>,
+        next_token: Option<&str>,
+    ) -> Result<Page<QueueRef>, EngineError> {
+        unimplemented!()
+    }
+
+    // ---- messages ----
+    /// SendMessage (errors of the single entry are the call's errors).
+    pub async fn send_message(
+        &self,
+        caller: &Caller,
+        queue: &QueueRef,
+        entry: SendEntry,
+    ) -> Result<SendResult, EngineError> {
+        unimplemented!()
+    }
+    /// SendMessageBatch: one atomic append for all accepted entries.
+    pub async fn send_message_batch(
+        &self,
+        caller: &Caller,
+        queue: &QueueRef,
+        entries: Vec<SendEntry>,
+    ) -> Result<BatchResult<SendResult>, EngineError> {
+        unimplemented!()
+    }
+    /// ReceiveMessage, long-polling up to the wait time.
+    pub async fn receive_message(
+        &self,
+        caller: &Caller,
+        queue: &QueueRef,
+        request: ReceiveRequest,
+    ) -> Result<Vec<ReceivedMessage>, EngineError> {
+        unimplemented!()
+    }
+    /// DeleteMessage.
+    pub async fn delete_message(
+        &self,
+        caller: &Caller,
+        queue: &QueueRef,
+        receipt_handle: &str,
+    ) -> Result<(), EngineError> {
+        unimplemented!()
+    }
+    /// DeleteMessageBatch; successful entries are returned by Id.
+    pub async fn delete_message_batch(
+        &self,
+        caller: &Caller,
+        queue: &QueueRef,
+        entries: Vec<DeleteEntry>,
+    ) -> Result<BatchResult<String>, EngineError> {
+        unimplemented!()
+    }
+    /// ChangeMessageVisibility.
+    pub async fn change_message_visibility(
+        &self,
+        caller: &Caller,
+        queue: &QueueRef,
+        receipt_handle: &str,
+        visibility_timeout: i64,
+    ) -> Result<(), EngineError> {
+        unimplemented!()
+    }
+    /// ChangeMessageVisibilityBatch; successful entries are returned by Id.
+    pub async fn change_message_visibility_batch(
+        &self,
+        caller: &Caller,
+        queue: &QueueRef,
+        entries: Vec<VisibilityEntry>,
+    ) -> Result<BatchResult<String>, EngineError> {
+        unimplemented!()
+    }
+
+    // ---- move tasks ----
+    /// StartMessageMoveTask; returns the task handle.
+    pub async fn start_message_move_task(
+        &self,
+        caller: &Caller,
+        source_arn: &str,
+        destination_arn: Option<&str>,
+        max_number_of_messages_per_second: Option<i64>,
+    ) -> Result<String, EngineError> {
+        unimplemented!()
+    }
+    /// CancelMessageMoveTask; returns the number of messages moved.
+    pub async fn cancel_message_move_task(
+        &self,
+        caller: &Caller,
+        task_handle: &str,
+    ) -> Result<u64, EngineError> {
+        unimplemented!()
+    }
+    /// ListMessageMoveTasks (most recent first, ≤ max_results, default 1, max 10).
+    pub fn list_message_move_tasks(
+        &self,
+        caller: &Caller,
+        source_arn: &str,
+        max_results: Option<i64>,
+    ) -> Result<Vec<MoveTaskInfo>, EngineError> {
+        unimplemented!()
+    }
+}

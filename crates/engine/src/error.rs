@@ -1,0 +1,73 @@
+//! `EngineError`: one variant per SQS-meaningful failure. The server maps each
+//! to its SQS error code and HTTP status in one place.
+
+/// Errors of the engine. Messages are the human text sent to clients.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// No such queue (or not visible to the caller's account).
+    #[error("The specified queue does not exist.")]
+    QueueDoesNotExist,
+    /// CreateQueue with the name of an existing queue but other attributes.
+    #[error("A queue already exists with the same name and a different value for attribute {0}")]
+    QueueNameExists(String),
+    /// CreateQueue within 60 s of deleting the same name.
+    #[error("You must wait 60 seconds after deleting a queue before you can create another with the same name.")]
+    QueueDeletedRecently,
+    /// Unknown attribute name.
+    #[error("{0}")]
+    InvalidAttributeName(String),
+    /// Attribute value out of range or malformed.
+    #[error("{0}")]
+    InvalidAttributeValue(String),
+    /// A parameter value is invalid.
+    #[error("{0}")]
+    InvalidParameterValue(String),
+    /// A required parameter is missing.
+    #[error("{0}")]
+    MissingParameter(String),
+    /// Two parameters that cannot be combined.
+    #[error("{0}")]
+    InvalidParameterCombination(String),
+    /// Body or attribute contains characters outside SQS's allowed ranges.
+    #[error("{0}")]
+    InvalidMessageContents(String),
+    /// Receipt handle forged, garbled or for another queue.
+    #[error("The input receipt handle \"{0}\" is not a valid receipt handle.")]
+    ReceiptHandleIsInvalid(String),
+    /// ChangeMessageVisibility on a message that is not in flight (or with a stale handle).
+    #[error("Message does not exist or is not available for visibility timeout change.")]
+    MessageNotInflight,
+    /// A quota was exceeded (in-flight messages, policy actions, …).
+    #[error("{0}")]
+    OverLimit(String),
+    /// PurgeQueue within 60 s of the previous one.
+    #[error("Only one PurgeQueue operation on {0} is allowed every 60 seconds.")]
+    PurgeQueueInProgress(String),
+    /// More than 10 batch entries.
+    #[error("Maximum number of entries per request are 10. You have sent {0}.")]
+    TooManyEntriesInBatchRequest(usize),
+    /// A batch with no entries.
+    #[error("There should be at least one {0} in the request.")]
+    EmptyBatchRequest(String),
+    /// Two batch entries with the same Id.
+    #[error("Id {0} repeated.")]
+    BatchEntryIdsNotDistinct(String),
+    /// A batch entry Id that is too long or has illegal characters.
+    #[error("A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long.")]
+    InvalidBatchEntryId(String),
+    /// Batch payload over 1 MiB in total.
+    #[error("Batch requests cannot be longer than 1048576 bytes. You have sent {0} bytes.")]
+    BatchRequestTooLong(usize),
+    /// Move task / source ARN not found.
+    #[error("{0}")]
+    ResourceNotFound(String),
+    /// An operation SQS does not allow here.
+    #[error("{0}")]
+    UnsupportedOperation(String),
+    /// The caller's account may not perform this action on the queue.
+    #[error("Access to the resource {0} is denied.")]
+    AccessDenied(String),
+    /// The storage layer failed (internal error; poisoned WAL etc.).
+    #[error(transparent)]
+    Storage(#[from] storage::StorageError),
+}

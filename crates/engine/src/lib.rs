@@ -1,0 +1,18 @@
+//! Stowage's queue engine: Amazon SQS semantics (standard and FIFO queues,
+//! visibility, delays, long polling, retention, dead-letter redrive, move
+//! tasks) on top of the `storage` log.
+//!
+//! The engine speaks SQS vocabulary but no wire format: it never sees HTTP,
+//! JSON, XML or SQS error *codes* (the server maps [`EngineError`] to those).
+//! It reads time only through [`Clock`] and touches files only through
+//! `storage`.
+
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod error;
+
+pub use api::*;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::EngineConfig;
+pub use error::EngineError;

@@ -1,0 +1,2 @@
+//! Stowage's SQS API over HTTP. The only crate that knows HTTP, JSON, XML,
+//! SigV4 and SQS error codes.

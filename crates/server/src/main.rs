@@ -1,0 +1,2 @@
+//! The `stowage` binary.
+fn main() {}

@@ -1,0 +1,1 @@
+//! One integration binary: real clients against a real server.
