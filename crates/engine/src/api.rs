@@ -179,7 +179,7 @@ pub struct MoveTaskInfo {
     pub started_timestamp_ms: u64,
 }
 
-/// Per-queue gauges (for metrics; same numbers as GetQueueAttributes).
+/// Per-queue gauges (same numbers as GetQueueAttributes) and counters, for metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueGauges {
     /// The queue.
@@ -192,6 +192,22 @@ pub struct QueueGauges {
     pub delayed: u64,
     /// Age of the oldest message, seconds (0 when empty).
     pub oldest_message_age_seconds: u64,
+    /// Messages accepted by SendMessage(Batch) since the queue was created (this process).
+    pub sent_total: u64,
+    /// Body + attribute bytes of those messages.
+    pub sent_bytes_total: u64,
+    /// Messages handed out by ReceiveMessage.
+    pub received_total: u64,
+    /// Messages deleted by DeleteMessage(Batch).
+    pub deleted_total: u64,
+    /// ReceiveMessage calls that returned no message.
+    pub empty_receives_total: u64,
+    /// Messages this queue moved to its dead-letter queue.
+    pub dead_lettered_total: u64,
+    /// Messages move tasks moved out of this queue.
+    pub moved_by_tasks_total: u64,
+    /// FIFO sends dropped as duplicates.
+    pub deduplicated_total: u64,
 }
 
 /// The engine. Cheap to clone (shared inside).
