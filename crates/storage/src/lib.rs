@@ -110,115 +110,14 @@ pub struct StorageStats {
     pub index_bytes: u64,
 }
 
-mod skeleton {
-    //! Placeholder implementation: the storage helper replaces this module
-    //! with `wal/…`, `index.rs`, etc. Signatures here are the contract.
-    #![allow(clippy::unused_async, unused_variables, missing_docs)]
-    use super::*;
-    use std::path::Path;
+mod index;
+pub mod io;
+mod liveness;
+mod storage;
+mod wal;
 
-    /// Handle to an open data directory. Cheap to clone (shared inside).
-    #[derive(Clone)]
-    pub struct Storage {}
+#[cfg(test)]
+mod tests;
 
-    /// A submitted append: its positions are known at once; `wait` resolves
-    /// when it is durable.
-    pub struct Ticket {
-        /// Position of each record of the append, in order.
-        pub positions: Vec<RecordPos>,
-        /// LSN of the last record of the append.
-        pub last_lsn: Lsn,
-    }
-
-    impl Ticket {
-        /// Resolves when the append is durable (per [`Durability`]); returns the positions.
-        pub async fn wait(self) -> Result<Vec<RecordPos>, StorageError> {
-            unimplemented!()
-        }
-    }
-
-    /// One FIFO deduplication entry from the index.
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    pub struct DedupEntry {
-        pub message_id: MessageId,
-        pub sequence_number: Option<u128>,
-        pub expires_ms: u64,
-    }
-
-    /// The sled index (derived state). Read-only for callers.
-    pub struct Index {}
-
-    impl Index {
-        /// (message, visible_at_ms) of received messages of a queue.
-        pub fn in_flight(&self, queue: QueueId) -> Result<Vec<(MessageId, u64)>, StorageError> {
-            unimplemented!()
-        }
-        /// (message, visible_at_ms) of delayed (never received, not yet visible) messages.
-        pub fn delayed(&self, queue: QueueId) -> Result<Vec<(MessageId, u64)>, StorageError> {
-            unimplemented!()
-        }
-        /// Looks up a dedup id; `group` is `Some` for `DeduplicationScope=messageGroup`.
-        pub fn dedup_lookup(
-            &self,
-            queue: QueueId,
-            group: Option<&str>,
-            dedup_id: &str,
-            now_ms: u64,
-        ) -> Result<Option<DedupEntry>, StorageError> {
-            unimplemented!()
-        }
-        /// LSN up to which the index reflects the log.
-        pub fn stamp(&self) -> Lsn {
-            unimplemented!()
-        }
-    }
-
-    impl Storage {
-        pub fn open(dir: &Path, config: &StorageConfig) -> Result<(Storage, Recovered), StorageError> {
-            unimplemented!()
-        }
-        pub fn replay(
-            &self,
-            f: &mut dyn FnMut(RecordPos, Record) -> Result<(), StorageError>,
-        ) -> Result<(), StorageError> {
-            unimplemented!()
-        }
-        pub fn submit(&self, append: Append) -> Result<Ticket, StorageError> {
-            unimplemented!()
-        }
-        pub async fn append(&self, append: Append) -> Result<Vec<RecordPos>, StorageError> {
-            self.submit(append)?.wait().await
-        }
-        pub fn read(&self, pos: RecordPos) -> Result<Record, StorageError> {
-            unimplemented!()
-        }
-        pub fn release(&self, pos: RecordPos, by: Option<RecordPos>) {
-            unimplemented!()
-        }
-        pub fn compaction_candidates(&self) -> Vec<u64> {
-            unimplemented!()
-        }
-        pub fn live_records(&self, segment: u64) -> Vec<RecordPos> {
-            unimplemented!()
-        }
-        pub fn collect_garbage(&self) -> Result<u64, StorageError> {
-            unimplemented!()
-        }
-        pub fn index(&self) -> &Index {
-            unimplemented!()
-        }
-        pub fn health(&self) -> Health {
-            unimplemented!()
-        }
-        pub fn stats(&self) -> StorageStats {
-            unimplemented!()
-        }
-        pub async fn sync(&self) -> Result<(), StorageError> {
-            unimplemented!()
-        }
-        pub async fn close(&self) -> Result<(), StorageError> {
-            unimplemented!()
-        }
-    }
-}
-pub use skeleton::{DedupEntry, Index, Storage, Ticket};
+pub use index::{DedupEntry, Index, IndexEntry};
+pub use storage::{Storage, Ticket};

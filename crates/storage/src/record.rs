@@ -10,6 +10,33 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::StorageError;
+
+/// The one bincode configuration used for record payloads: bincode 2's
+/// `standard()` (little-endian, variable-length integers, no size limit).
+/// Pinned here; changing it changes the on-disk format.
+pub(crate) const BINCODE_CONFIG: bincode::config::Configuration = bincode::config::standard();
+
+/// Appends the payload encoding of `record` to `out`.
+pub(crate) fn encode_record(record: &Record, out: &mut Vec<u8>) -> Result<(), StorageError> {
+    bincode::serde::encode_into_std_write(record, out, BINCODE_CONFIG)
+        .map(|_| ())
+        .map_err(|e| StorageError::Codec(e.to_string()))
+}
+
+/// Decodes a payload; every byte must be consumed.
+pub(crate) fn decode_record(payload: &[u8]) -> Result<Record, String> {
+    let (record, used): (Record, usize) =
+        bincode::serde::decode_from_slice(payload, BINCODE_CONFIG).map_err(|e| e.to_string())?;
+    if used != payload.len() {
+        return Err(format!(
+            "{} trailing bytes after the record",
+            payload.len() - used
+        ));
+    }
+    Ok(record)
+}
+
 /// Identifies one incarnation of a queue. Assigned by the engine, never reused
 /// (a queue that is deleted and created again gets a new id).
 pub type QueueId = u64;
@@ -186,7 +213,9 @@ impl Record {
     pub fn is_tombstone(&self) -> bool {
         matches!(
             self,
-            Record::QueueDeleted { .. } | Record::QueuePurged { .. } | Record::MessageDeleted { .. }
+            Record::QueueDeleted { .. }
+                | Record::QueuePurged { .. }
+                | Record::MessageDeleted { .. }
         )
     }
 }

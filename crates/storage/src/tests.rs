@@ -1,0 +1,6 @@
+//! Unit tests of the storage crate. Invariant names (S1, S2, …) refer to the
+//! storage section of ARCHITECTURE.md.
+
+mod basic;
+mod liveness;
+mod support;

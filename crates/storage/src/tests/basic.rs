@@ -1,0 +1,199 @@
+//! The public API end to end: append, read, replay, reopen, durability modes.
+
+use crate::tests::support::{message, one_of_each, rt, small_config};
+use crate::{Append, Durability, Health, Record, Storage, StorageConfig, StorageError};
+
+fn collect(s: &Storage) -> Vec<(crate::RecordPos, Record)> {
+    let mut out = Vec::new();
+    s.replay(&mut |p, r| {
+        out.push((p, r));
+        Ok(())
+    })
+    .unwrap();
+    out
+}
+
+/// S1: an acknowledged append is readable by position and survives reopen, in log order.
+#[test]
+fn append_read_replay_reopen() {
+    for durability in [Durability::Always, Durability::Interval, Durability::Never] {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = StorageConfig {
+            durability,
+            ..small_config()
+        };
+        let rt = rt();
+        let records = one_of_each();
+        let positions = {
+            let (s, rec) = Storage::open(dir.path(), &cfg).unwrap();
+            assert_eq!(rec.records, 0);
+            assert_eq!(rec.next_lsn, 1);
+            let mut positions = Vec::new();
+            for r in &records {
+                positions.extend(
+                    rt.block_on(s.append(Append {
+                        records: vec![r.clone()],
+                        release: vec![],
+                    }))
+                    .unwrap(),
+                );
+            }
+            for (p, r) in positions.iter().zip(&records) {
+                assert_eq!(&s.read(*p).unwrap(), r);
+            }
+            assert_eq!(
+                collect(&s).into_iter().map(|(_, r)| r).collect::<Vec<_>>(),
+                records
+            );
+            rt.block_on(s.close()).unwrap();
+            positions
+        };
+        let (s, rec) = Storage::open(dir.path(), &cfg).unwrap();
+        assert_eq!(rec.records, records.len() as u64);
+        assert_eq!(rec.next_lsn, records.len() as u64 + 1);
+        assert_eq!(rec.truncated_bytes, 0);
+        assert!(!rec.index_rebuilt, "clean close keeps the index stamp");
+        let replayed = collect(&s);
+        assert_eq!(
+            replayed.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+            positions
+        );
+        assert_eq!(
+            replayed.into_iter().map(|(_, r)| r).collect::<Vec<_>>(),
+            records
+        );
+        assert_eq!(s.health(), Health::Ok);
+    }
+}
+
+/// S4: batches get consecutive positions in one segment; many segments rotate correctly.
+#[test]
+fn batches_rotate_and_stay_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = small_config();
+    let rt = rt();
+    let (s, _) = Storage::open(dir.path(), &cfg).unwrap();
+    let mut all = Vec::new();
+    for i in 0..50u64 {
+        let recs: Vec<Record> = (0..5)
+            .map(|j| Record::MessageSent(message(1, i * 10 + j, 100)))
+            .collect();
+        let pos = rt
+            .block_on(s.append(Append {
+                records: recs.clone(),
+                release: vec![],
+            }))
+            .unwrap();
+        assert!(pos
+            .windows(2)
+            .all(|w| w[0].segment == w[1].segment && w[0].offset + w[0].len == w[1].offset));
+        all.extend(pos.into_iter().zip(recs));
+    }
+    assert!(s.stats().segments > 5, "{:?}", s.stats());
+    for (p, r) in &all {
+        assert_eq!(&s.read(*p).unwrap(), r);
+    }
+    drop(s);
+    let (s, rec) = Storage::open(dir.path(), &cfg).unwrap();
+    assert_eq!(rec.records, 250);
+    assert_eq!(collect(&s), all);
+}
+
+/// Concurrent submitters: log order equals submit order and every append is acknowledged.
+#[test]
+fn concurrent_appends_all_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = StorageConfig::default();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (s, _) = Storage::open(dir.path(), &cfg).unwrap();
+    let acked = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for t in 0..16u64 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut out = Vec::new();
+                for i in 0..20u64 {
+                    let r = Record::MessageSent(message(t, i, 64));
+                    let p = s
+                        .append(Append {
+                            records: vec![r.clone()],
+                            release: vec![],
+                        })
+                        .await
+                        .unwrap();
+                    out.push((p[0], r));
+                }
+                out
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        all
+    });
+    assert_eq!(acked.len(), 320);
+    let stats = s.stats();
+    assert!(
+        stats.fsyncs <= 320,
+        "group commit should not sync more than once per append: {stats:?}"
+    );
+    drop(s);
+    let (s, _) = Storage::open(dir.path(), &cfg).unwrap();
+    let mut replayed = collect(&s);
+    replayed.sort_by_key(|(p, _)| *p);
+    let mut acked = acked;
+    acked.sort_by_key(|(p, _)| *p);
+    assert_eq!(replayed, acked);
+}
+
+/// S10: a second open of the same directory is refused while the first is open.
+#[test]
+fn second_open_is_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = Storage::open(dir.path(), &StorageConfig::default()).unwrap();
+    let err = Storage::open(dir.path(), &StorageConfig::default()).unwrap_err();
+    assert!(matches!(err, StorageError::Locked(_)), "{err}");
+    drop(s);
+    Storage::open(dir.path(), &StorageConfig::default()).unwrap();
+}
+
+/// After close, appends are refused with `Closed`.
+#[test]
+fn closed_refuses_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let (s, _) = Storage::open(dir.path(), &StorageConfig::default()).unwrap();
+    rt.block_on(s.close()).unwrap();
+    let err = s
+        .submit(Append {
+            records: one_of_each(),
+            release: vec![],
+        })
+        .unwrap_err();
+    assert!(matches!(err, StorageError::Closed), "{err}");
+}
+
+/// `sync` works in `never` mode and counts an fsync.
+#[test]
+fn sync_in_never_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let cfg = StorageConfig {
+        durability: Durability::Never,
+        ..StorageConfig::default()
+    };
+    let (s, _) = Storage::open(dir.path(), &cfg).unwrap();
+    rt.block_on(s.append(Append {
+        records: one_of_each(),
+        release: vec![],
+    }))
+    .unwrap();
+    let before = s.stats().fsyncs;
+    rt.block_on(s.sync()).unwrap();
+    assert!(s.stats().fsyncs > before);
+}

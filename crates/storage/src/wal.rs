@@ -1,0 +1,325 @@
+//! The write-ahead log: the segment list, the submit path (encode, assign
+//! LSNs and positions, rotate) and the state shared with the group-commit
+//! writer thread.
+
+pub(crate) mod format;
+pub(crate) mod recovery;
+pub(crate) mod segment;
+pub(crate) mod writer;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+
+use tokio::sync::watch;
+
+use crate::index::Index;
+use crate::io::FileSystem;
+use crate::liveness::Liveness;
+use crate::record::Record;
+use crate::{Append, Lsn, RecordPos, StorageConfig, StorageError};
+use format::{RecordKind, FLAG_BATCH_CONTINUES, FRAME_HEADER_LEN, HEADER_LEN};
+use segment::Segment;
+
+/// Bytes handed to the writer for one segment.
+pub(crate) struct Chunk {
+    pub(crate) segment: u64,
+    /// The writer must create this segment first (rotation).
+    pub(crate) create: bool,
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// A submitted append waiting for the writer.
+pub(crate) struct PendingBatch {
+    pub(crate) last_lsn: Lsn,
+    pub(crate) last_crc: u32,
+    pub(crate) records: Vec<Record>,
+    pub(crate) positions: Vec<RecordPos>,
+    pub(crate) release: Vec<RecordPos>,
+}
+
+/// What the writer publishes to waiters.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Progress {
+    /// Every LSN below this is acknowledged (written, and synced if `always`).
+    pub(crate) acked_next: Lsn,
+    /// Every LSN below this is synced.
+    pub(crate) synced_next: Lsn,
+    /// Set once a write or sync failed.
+    pub(crate) poisoned: Option<String>,
+    /// The writer has stopped.
+    pub(crate) closed: bool,
+}
+
+/// State protected by the submit mutex.
+pub(crate) struct WalState {
+    pub(crate) next_lsn: Lsn,
+    pub(crate) active_segment: u64,
+    pub(crate) next_offset: u64,
+    pub(crate) chunks: Vec<Chunk>,
+    pub(crate) batches: Vec<PendingBatch>,
+    pub(crate) shutdown: bool,
+    pub(crate) sync_requested: bool,
+    pub(crate) poisoned: Option<String>,
+}
+
+/// Counters for `StorageStats`.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) appended_bytes: AtomicU64,
+    pub(crate) fsyncs: AtomicU64,
+    pub(crate) compactions: AtomicU64,
+    pub(crate) reclaimed_bytes: AtomicU64,
+}
+
+/// Everything the submitters, readers and the writer thread share.
+pub(crate) struct Wal {
+    pub(crate) dir: PathBuf,
+    pub(crate) fs: Arc<dyn FileSystem>,
+    pub(crate) config: StorageConfig,
+    pub(crate) segments: RwLock<BTreeMap<u64, Arc<Segment>>>,
+    pub(crate) state: Mutex<WalState>,
+    pub(crate) wake: Condvar,
+    pub(crate) progress: watch::Sender<Progress>,
+    pub(crate) liveness: Mutex<Liveness>,
+    pub(crate) index: Index,
+    /// The segment the writer appends to: every older segment is complete and synced.
+    pub(crate) writer_segment: AtomicU64,
+    pub(crate) counters: Counters,
+    gc: Mutex<()>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Wal {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        dir: PathBuf,
+        fs: Arc<dyn FileSystem>,
+        config: StorageConfig,
+        segments: BTreeMap<u64, Arc<Segment>>,
+        liveness: Liveness,
+        index: Index,
+        next_lsn: Lsn,
+        active: &Segment,
+    ) -> Wal {
+        let (progress, _) = watch::channel(Progress {
+            acked_next: next_lsn,
+            synced_next: next_lsn,
+            poisoned: None,
+            closed: false,
+        });
+        Wal {
+            dir,
+            fs,
+            config,
+            segments: RwLock::new(segments),
+            state: Mutex::new(WalState {
+                next_lsn,
+                active_segment: active.id,
+                next_offset: active.len(),
+                chunks: Vec::new(),
+                batches: Vec::new(),
+                shutdown: false,
+                sync_requested: false,
+                poisoned: None,
+            }),
+            wake: Condvar::new(),
+            progress,
+            liveness: Mutex::new(liveness),
+            index,
+            writer_segment: AtomicU64::new(active.id),
+            counters: Counters::default(),
+            gc: Mutex::new(()),
+        }
+    }
+
+    pub(crate) fn lock_state(&self) -> MutexGuard<'_, WalState> {
+        lock(&self.state)
+    }
+
+    pub(crate) fn lock_liveness(&self) -> MutexGuard<'_, Liveness> {
+        lock(&self.liveness)
+    }
+
+    pub(crate) fn segment(&self, id: u64) -> Option<Arc<Segment>> {
+        self.segments
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .cloned()
+    }
+
+    pub(crate) fn segment_list(&self) -> Vec<Arc<Segment>> {
+        self.segments
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Encodes `append`, assigns LSNs and positions, and queues it for the
+    /// writer. Log order is the order of calls.
+    pub(crate) fn submit(&self, append: Append) -> Result<(Vec<RecordPos>, Lsn), StorageError> {
+        let Append { records, release } = append;
+        // Encode payloads outside the lock.
+        let mut payloads = Vec::new();
+        let mut spans: Vec<(RecordKind, usize, usize)> = Vec::with_capacity(records.len());
+        for r in &records {
+            let start = payloads.len();
+            let kind = format::encode_payload(r, &mut payloads)?;
+            spans.push((kind, start, payloads.len()));
+        }
+        let total: u64 = spans
+            .iter()
+            .map(|(_, s, e)| (FRAME_HEADER_LEN + e - s) as u64)
+            .sum();
+
+        let mut st = self.lock_state();
+        if let Some(reason) = &st.poisoned {
+            return Err(StorageError::Poisoned(reason.clone()));
+        }
+        if st.shutdown {
+            return Err(StorageError::Closed);
+        }
+        if records.is_empty() {
+            let last = st.next_lsn.saturating_sub(1);
+            drop(st);
+            let mut live = self.lock_liveness();
+            for pos in release {
+                live.release(pos, None);
+            }
+            return Ok((Vec::new(), last));
+        }
+        let mut create = false;
+        if st.next_offset > HEADER_LEN as u64
+            && st.next_offset + total > self.config.segment_size_bytes
+        {
+            st.active_segment = st.next_lsn;
+            st.next_offset = HEADER_LEN as u64;
+            create = true;
+        }
+        if st.next_offset + total > u64::from(u32::MAX) {
+            return Err(StorageError::Codec(format!(
+                "append of {total} bytes does not fit a segment"
+            )));
+        }
+        let segment = st.active_segment;
+        let st = &mut *st;
+        if create || st.chunks.last().is_none_or(|c| c.segment != segment) {
+            st.chunks.push(Chunk {
+                segment,
+                create,
+                bytes: Vec::with_capacity(total as usize),
+            });
+        }
+        let Some(chunk) = st.chunks.last_mut() else {
+            return Err(StorageError::Closed);
+        };
+        let mut positions = Vec::with_capacity(spans.len());
+        let mut live = self.lock_liveness();
+        if create {
+            live.add_segment(segment);
+        }
+        let mut last_crc = 0;
+        let n = spans.len();
+        for (i, (kind, s, e)) in spans.into_iter().enumerate() {
+            let flags = if i + 1 < n { FLAG_BATCH_CONTINUES } else { 0 };
+            let before = chunk.bytes.len();
+            last_crc = format::encode_frame(
+                &mut chunk.bytes,
+                kind,
+                flags,
+                st.next_lsn,
+                payloads.get(s..e).unwrap_or_default(),
+            );
+            let len = (chunk.bytes.len() - before) as u32;
+            let pos = RecordPos {
+                segment,
+                offset: st.next_offset as u32,
+                len,
+            };
+            if !kind.is_tombstone() {
+                live.add_live(pos);
+            }
+            positions.push(pos);
+            st.next_offset += u64::from(len);
+            st.next_lsn += 1;
+        }
+        drop(live);
+        let last_lsn = st.next_lsn - 1;
+        st.batches.push(PendingBatch {
+            last_lsn,
+            last_crc,
+            records,
+            positions: positions.clone(),
+            release,
+        });
+        self.wake.notify_one();
+        Ok((positions, last_lsn))
+    }
+
+    /// Asks the writer to sync everything submitted so far; returns the LSN
+    /// bound to wait for (`synced_next >= bound`).
+    pub(crate) fn request_sync(&self) -> Result<Lsn, StorageError> {
+        let mut st = self.lock_state();
+        if let Some(reason) = &st.poisoned {
+            return Err(StorageError::Poisoned(reason.clone()));
+        }
+        if st.shutdown {
+            return Err(StorageError::Closed);
+        }
+        st.sync_requested = true;
+        self.wake.notify_one();
+        Ok(st.next_lsn)
+    }
+
+    /// Asks the writer to finish: drain, sync, flush the index, stop.
+    pub(crate) fn request_shutdown(&self) {
+        let mut st = self.lock_state();
+        st.shutdown = true;
+        self.wake.notify_one();
+    }
+
+    /// Deletes every sealed segment with nothing live whose pins allow it.
+    pub(crate) fn collect_garbage(&self) -> Result<u64, StorageError> {
+        let _gc = lock(&self.gc);
+        let active = self.writer_segment.load(Ordering::Acquire);
+        let doomed = self.lock_liveness().deletable(active);
+        if doomed.is_empty() {
+            return Ok(0);
+        }
+        let mut reclaimed = 0;
+        for id in doomed {
+            let Some(seg) = self.segment(id) else {
+                self.lock_liveness().remove_segment(id);
+                continue;
+            };
+            self.fs.remove(&seg.path).map_err(|e| seg.io_err(e))?;
+            self.segments
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
+            let offered = self.lock_liveness().remove_segment(id);
+            if offered {
+                self.counters.compactions.fetch_add(1, Ordering::Relaxed);
+            }
+            tracing::debug!(segment = %seg.path.display(), bytes = seg.len(), "deleted a segment with nothing live");
+            reclaimed += seg.len();
+        }
+        self.fs
+            .sync_dir(&self.dir)
+            .map_err(|source| StorageError::Io {
+                path: self.dir.clone(),
+                source,
+            })?;
+        self.counters
+            .reclaimed_bytes
+            .fetch_add(reclaimed, Ordering::Relaxed);
+        Ok(reclaimed)
+    }
+}

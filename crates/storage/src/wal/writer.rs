@@ -1,0 +1,183 @@
+//! The group-commit writer: one std thread owns the active segment. It takes
+//! everything submitted since its last round, writes it with one `write_all`
+//! per segment, calls `fdatasync` once (durability `always`), applies the
+//! records to the index and the releases to liveness, and only then
+//! publishes the new acknowledged LSN to every waiter.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::wal::segment::Segment;
+use crate::wal::{Chunk, PendingBatch, Wal};
+use crate::{Durability, StorageError};
+
+/// Runs the writer until shutdown. `current` is the active segment at open.
+pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
+    let interval = Duration::from_millis(wal.config.fsync_interval_ms.max(1));
+    let durability = wal.config.durability;
+    let mut last_sync = Instant::now();
+    let mut dirty = false;
+    loop {
+        let (chunks, batches, shutdown, sync_requested) = {
+            let mut st = wal.lock_state();
+            loop {
+                if !st.chunks.is_empty() || st.shutdown || st.sync_requested {
+                    break;
+                }
+                if durability == Durability::Interval && dirty {
+                    let elapsed = last_sync.elapsed();
+                    if elapsed >= interval {
+                        break;
+                    }
+                    st = wal
+                        .wake
+                        .wait_timeout(st, interval - elapsed)
+                        .map(|(g, _)| g)
+                        .unwrap_or_else(|p| p.into_inner().0);
+                } else {
+                    st = wal.wake.wait(st).unwrap_or_else(|p| p.into_inner());
+                }
+            }
+            let sync_requested = std::mem::take(&mut st.sync_requested);
+            (
+                std::mem::take(&mut st.chunks),
+                std::mem::take(&mut st.batches),
+                st.shutdown,
+                sync_requested,
+            )
+        };
+        if wal.progress.borrow().poisoned.is_some() {
+            if shutdown {
+                break;
+            }
+            continue;
+        }
+        let result = write_group(&wal, &mut current, chunks, &mut dirty).and_then(|()| {
+            let due = match durability {
+                Durability::Always => true,
+                Durability::Interval => last_sync.elapsed() >= interval,
+                Durability::Never => false,
+            };
+            if dirty && (due || sync_requested || shutdown) {
+                current.file.sync_data().map_err(|e| current.io_err(e))?;
+                wal.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
+                dirty = false;
+                last_sync = Instant::now();
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            poison(&wal, &e);
+            if shutdown {
+                break;
+            }
+            continue;
+        }
+        let acked_next = batches.last().map(|b| b.last_lsn + 1);
+        if let Err(e) = apply(&wal, batches) {
+            // The log is fine; the index is derived and will be rebuilt at
+            // the next open because its stamp will lag.
+            tracing::error!(error = %e, "index update failed; it will be rebuilt at the next open");
+        }
+        wal.progress.send_modify(|p| {
+            if let Some(next) = acked_next {
+                p.acked_next = next;
+            }
+            if !dirty {
+                p.synced_next = p.acked_next;
+            }
+        });
+        if shutdown && wal.lock_state().chunks.is_empty() {
+            break;
+        }
+    }
+    if let Err(e) = wal.index.flush() {
+        tracing::error!(error = %e, "index flush at close failed; it will be rebuilt at the next open");
+    }
+    wal.progress.send_modify(|p| p.closed = true);
+}
+
+fn poison(wal: &Wal, e: &StorageError) {
+    let reason = e.to_string();
+    tracing::error!(error = %reason, "write-ahead log poisoned: refusing every further append");
+    wal.lock_state().poisoned = Some(reason.clone());
+    wal.progress.send_modify(|p| p.poisoned = Some(reason));
+}
+
+fn write_group(
+    wal: &Wal,
+    current: &mut Arc<Segment>,
+    chunks: Vec<Chunk>,
+    dirty: &mut bool,
+) -> Result<(), StorageError> {
+    for chunk in chunks {
+        if chunk.create {
+            // Seal the old segment: it must be complete on disk before any
+            // record lands in a newer one (whatever the durability mode).
+            if *dirty {
+                current.file.sync_data().map_err(|e| current.io_err(e))?;
+                wal.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
+                *dirty = false;
+            }
+            let seg = Arc::new(Segment::create(wal.fs.as_ref(), &wal.dir, chunk.segment)?);
+            wal.counters.fsyncs.fetch_add(2, Ordering::Relaxed);
+            wal.segments
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(seg.id, seg.clone());
+            wal.writer_segment.store(seg.id, Ordering::Release);
+            *current = seg;
+        }
+        if chunk.bytes.is_empty() {
+            continue;
+        }
+        current
+            .file
+            .append(&chunk.bytes)
+            .map_err(|e| current.io_err(e))?;
+        current.add_len(chunk.bytes.len() as u64);
+        wal.counters
+            .appended_bytes
+            .fetch_add(chunk.bytes.len() as u64, Ordering::Relaxed);
+        *dirty = true;
+    }
+    Ok(())
+}
+
+/// Applies durable batches to the index and their releases to liveness.
+fn apply(wal: &Wal, batches: Vec<PendingBatch>) -> Result<(), StorageError> {
+    let mut last = None;
+    let mut index_result = Ok(());
+    for b in &batches {
+        if index_result.is_ok() {
+            index_result = b.records.iter().try_for_each(|r| wal.index.apply(r));
+        }
+        last = Some((b.last_lsn, b.last_crc));
+    }
+    let mut released_any = false;
+    {
+        let mut live = wal.lock_liveness();
+        for b in batches {
+            let tomb = b
+                .records
+                .iter()
+                .zip(&b.positions)
+                .find(|(r, _)| r.is_tombstone())
+                .map(|(_, p)| *p);
+            for pos in b.release {
+                released_any |= live.release(pos, tomb);
+            }
+        }
+    }
+    if released_any {
+        if let Err(e) = wal.collect_garbage() {
+            tracing::warn!(error = %e, "segment garbage collection failed");
+        }
+    }
+    index_result?;
+    if let Some((lsn, crc)) = last {
+        wal.index.set_stamp(lsn, crc)?;
+    }
+    Ok(())
+}
