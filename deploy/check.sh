@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Checks deploy/: the Prometheus config and alert rules (promtool check config,
+# check rules, test rules), the Grafana dashboard (valid JSON, every query
+# parses as PromQL), and that every stowage_* metric they use is one the server
+# exports (crates/server/src/metrics/names.rs). Called by .ci/run.
+#
+# promtool comes from Debian's `prometheus` package; when it is missing and
+# apt-get is usable (root), it is installed (STOWAGE_NO_INSTALL=1 disables that).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+
+if ! command -v promtool >/dev/null 2>&1; then
+  if [[ "${STOWAGE_NO_INSTALL:-0}" != 1 && "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "deploy/check.sh: installing promtool (Debian package prometheus)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  fi
+fi
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "deploy/check.sh: promtool not found (apt-get install prometheus)" >&2
+  exit 1
+fi
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+echo "== promtool check config"
+promtool check config "$here/prometheus/prometheus.yml"
+echo "== promtool check rules"
+promtool check rules "$here/prometheus/alerts.yml"
+echo "== promtool test rules"
+(cd "$here/prometheus" && promtool test rules alerts_test.yml)
+
+echo "== dashboard JSON"
+python3 -m json.tool "$here/grafana/stowage.json" >/dev/null
+echo "  SUCCESS: grafana/stowage.json is valid JSON"
+
+echo "== dashboard queries and metric names"
+python3 - "$here" "$root/crates/server/src/metrics/names.rs" "$tmp/dashboard_rules.yml" <<'PY'
+import json, re, sys
+here, names_rs, rules_out = sys.argv[1], sys.argv[2], sys.argv[3]
+
+exported = set(re.findall(r'"(stowage_[a-z0-9_]+)"', open(names_rs).read()))
+histograms = set()
+src = open(names_rs).read()
+for m in re.finditer(r'/// Histogram[^\n]*\n[^\n]*"(stowage_[a-z0-9_]+)"', src):
+    histograms.add(m.group(1))
+
+def known(name):
+    if name in exported:
+        return True
+    for suffix in ("_bucket", "_sum", "_count"):
+        if name.endswith(suffix) and name[: -len(suffix)] in histograms:
+            return True
+    return False
+
+dash = json.load(open(f"{here}/grafana/stowage.json"))
+exprs = []
+def walk(panels):
+    for p in panels:
+        for t in p.get("targets", []):
+            exprs.append((p.get("title", "?"), t["expr"]))
+        walk(p.get("panels", []))
+walk(dash["panels"])
+for var in dash.get("templating", {}).get("list", []):
+    q = var.get("definition")
+    if q:
+        m = re.match(r"label_values\((.*),\s*\w+\)$", q)
+        if m:
+            exprs.append((f"variable {var['name']}", m.group(1)))
+
+# Grafana variables → values promtool accepts.
+def concrete(e):
+    return (e.replace("$__rate_interval", "5m").replace("$instance", ".*").replace("$queue", ".*"))
+with open(rules_out, "w") as f:
+    f.write("groups:\n  - name: dashboard\n    rules:\n")
+    for i, (_, e) in enumerate(exprs):
+        f.write(f"      - record: dashboard:query_{i}\n        expr: {json.dumps(concrete(e))}\n")
+
+bad = []
+used = set()
+for title, e in exprs:
+    for name in re.findall(r"\bstowage_[a-z0-9_]+", e):
+        used.add(name)
+        if not known(name):
+            bad.append(f"dashboard panel {title!r}: unknown metric {name}")
+for fname in ("prometheus/alerts.yml", "prometheus/alerts_test.yml"):
+    for name in re.findall(r"\bstowage_[a-z0-9_]+", open(f"{here}/{fname}").read()):
+        if not known(name):
+            bad.append(f"{fname}: unknown metric {name}")
+if bad:
+    print("\n".join(bad), file=sys.stderr)
+    sys.exit(1)
+print(f"  SUCCESS: {len(exprs)} dashboard queries use {len(used)} exported metric names")
+PY
+promtool check rules "$tmp/dashboard_rules.yml" >/dev/null
+echo "  SUCCESS: every dashboard query parses (promtool)"
+echo "deploy/check.sh: all checks passed"
