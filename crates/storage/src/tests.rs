@@ -2,5 +2,9 @@
 //! storage section of ARCHITECTURE.md.
 
 mod basic;
+mod faults;
+mod golden;
+mod index;
 mod liveness;
+mod recovery;
 mod support;

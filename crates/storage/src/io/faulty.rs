@@ -176,7 +176,9 @@ impl FileSystem for FaultyFs {
         }))
     }
     fn open(&self, path: &Path) -> io::Result<Arc<dyn SegmentFile>> {
-        self.check(FaultOp::ReadAt)?;
+        if self.lock().crashed {
+            return Err(io::Error::other("simulated crash: file system gone"));
+        }
         let inner = RealFs.open(path)?;
         let len = inner.len()?;
         self.lock()

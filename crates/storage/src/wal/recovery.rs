@@ -83,7 +83,10 @@ pub(crate) fn recover(fs: &dyn FileSystem, dir: &Path) -> Result<RecoveryOutcome
                 fs.remove(&path).map_err(io_at(&path))?;
                 fs.sync_dir(dir).map_err(io_at(dir))?;
                 out.truncated_bytes += len;
-                out.next_lsn = out.next_lsn.max(id);
+                if out.segments.is_empty() {
+                    // Everything before it was reclaimed: the log resumes at its first LSN.
+                    out.next_lsn = out.next_lsn.max(id);
+                }
                 continue;
             }
             Err(HeaderError::Version(found)) => {
