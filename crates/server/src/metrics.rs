@@ -60,6 +60,9 @@ pub fn install() -> &'static PrometheusHandle {
             tracing::warn!("a metrics recorder was already installed; request and WAL metrics will be missing from /metrics");
         }
         describe_event_series();
+        // Export the level gauges from the start (0), not only after their first change.
+        gauge!(HTTP_IN_FLIGHT).set(0.0);
+        gauge!(LONG_POLLS_WAITING).set(0.0);
         let upkeep = handle.clone();
         let spawned = std::thread::Builder::new()
             .name("metrics-upkeep".into())
