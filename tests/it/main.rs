@@ -1,1 +1,27 @@
-//! One integration binary: real clients against a real server.
+//! The black-box integration suite: real clients (aws-sdk-sqs, boto3 over JSON, an old
+//! botocore over Query/XML, the aws CLI) against the real `stowage` binary, which every test
+//! starts on `127.0.0.1:0` with its own temporary data directory and stops by PID.
+//!
+//! Needs `cargo build --bins` first (tests/run.sh does it) and, for the Python and CLI tests,
+//! the venvs from `tests/clients/setup.sh` (or `STOWAGE_SKIP_PY=1`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the failure report"
+)]
+
+mod aws_cli;
+mod batches;
+mod common;
+mod dead_letter;
+mod fifo;
+mod harness;
+mod long_poll;
+mod messages;
+mod metrics;
+mod permissions;
+mod protocol;
+mod python_clients;
+mod queues;
+mod restart;
+mod visibility;

@@ -1,0 +1,259 @@
+//! kill -9 under load through the HTTP API.
+//!
+//! Each cycle: start (or restart) the `stowage` binary with durability `always` on the same
+//! data directory, drive concurrent SendMessageBatch load with aws-sdk-sqs while recording
+//! every acknowledged MessageId, SIGKILL the server at a random moment, restart it, drain the
+//! queue and check that every acknowledged message survived and that no message whose
+//! delete was acknowledged in an earlier cycle came back.
+//!
+//! Default: 3 short cycles. `STOWAGE_CRASH_CYCLES=N` for more; `STOWAGE_CRASH_SEED=S` to
+//! replay a run (the seed is printed).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is the failure report"
+)]
+
+#[path = "../it/harness.rs"]
+#[allow(
+    dead_code,
+    reason = "the crash test uses only part of the shared harness"
+)]
+mod harness;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, QueueAttributeName, SendMessageBatchRequestEntry,
+};
+use harness::{ServerOptions, TestServer};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// Concurrent senders per cycle.
+const SENDERS: usize = 8;
+/// Upper bound on batches per sender per cycle (the kill usually comes first).
+const MAX_BATCHES_PER_SENDER: usize = 400;
+/// Body padding so records have a realistic size.
+const PAD: usize = 256;
+
+/// Acknowledged sends: MessageId → body.
+type Acked = Arc<Mutex<HashMap<String, String>>>;
+
+fn main() {
+    let cycles: usize = std::env::var("STOWAGE_CRASH_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let seed: u64 = std::env::var("STOWAGE_CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| rand::thread_rng().gen());
+    println!("crash: {cycles} cycles, seed {seed} (STOWAGE_CRASH_SEED={seed} to replay)");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = std::panic::catch_unwind(|| runtime.block_on(run(cycles, seed)));
+    match result {
+        Ok(()) => println!("crash: {cycles} passed, 0 failed"),
+        Err(_) => {
+            println!("crash: 0 passed, 1 failed (seed {seed})");
+            std::process::exit(1);
+        }
+    }
+}
+
+async fn run(cycles: usize, seed: u64) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut server = TestServer::start(ServerOptions::durable());
+    let client = server.client();
+    let url = client
+        .create_queue()
+        .queue_name("crash")
+        .attributes(QueueAttributeName::VisibilityTimeout, "600")
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url()
+        .expect("url")
+        .to_string();
+    let mut deleted_before: HashSet<String> = HashSet::new();
+    let (mut total_acked, mut total_extra) = (0usize, 0usize);
+
+    for cycle in 0..cycles {
+        let acked: Acked = Arc::new(Mutex::new(HashMap::new()));
+        let client = server.client();
+        let mut senders = Vec::new();
+        for sender in 0..SENDERS {
+            let client = client.clone();
+            let url = url.clone();
+            let acked = Arc::clone(&acked);
+            senders.push(tokio::spawn(async move {
+                send_until_error(&client, &url, &acked, cycle, sender).await
+            }));
+        }
+        let kill_after = Duration::from_millis(rng.gen_range(200..1500));
+        tokio::time::sleep(kill_after).await;
+        let pid = server.pid();
+        tokio::task::block_in_place(|| server.kill9());
+        let mut errors_seen = 0;
+        for s in senders {
+            errors_seen += usize::from(s.await.expect("sender task"));
+        }
+        let acked = std::mem::take(&mut *acked.lock().unwrap());
+        tokio::task::block_in_place(|| server.restart());
+
+        let (received, duplicates) = drain(&server.client(), &url).await;
+        let lost: Vec<&String> = acked
+            .keys()
+            .filter(|id| !received.contains_key(*id))
+            .collect();
+        let resurrected: Vec<&String> = received
+            .keys()
+            .filter(|id| deleted_before.contains(*id))
+            .collect();
+        let corrupted: Vec<&String> = acked
+            .iter()
+            .filter(|(id, body)| received.get(*id).is_some_and(|got| got != *body))
+            .map(|(id, _)| id)
+            .collect();
+        let extra = received.len() - (acked.len() - lost.len());
+        println!(
+            "crash: cycle {cycle}: killed pid {pid} after {kill_after:?} \
+             ({errors_seen}/{SENDERS} senders saw the kill); acknowledged {}, recovered {}, \
+             lost {}, unacknowledged-but-kept {extra}, redelivered {duplicates}",
+            acked.len(),
+            received.len(),
+            lost.len(),
+        );
+        assert!(
+            lost.is_empty(),
+            "cycle {cycle}: {} acknowledged messages lost after kill -9, e.g. {:?}\n{}",
+            lost.len(),
+            lost.iter().take(5).collect::<Vec<_>>(),
+            server.stderr()
+        );
+        assert!(
+            corrupted.is_empty(),
+            "cycle {cycle}: bodies changed for {corrupted:?}"
+        );
+        assert!(
+            resurrected.is_empty(),
+            "cycle {cycle}: messages deleted (acknowledged) in an earlier cycle came back: {:?}",
+            resurrected.iter().take(5).collect::<Vec<_>>()
+        );
+        assert!(
+            !acked.is_empty(),
+            "cycle {cycle}: no send was acknowledged before the kill"
+        );
+        total_acked += acked.len();
+        total_extra += extra;
+        deleted_before.extend(received.into_keys());
+    }
+    println!(
+        "crash: all cycles: {total_acked} acknowledged messages, all recovered; \
+         {total_extra} unacknowledged ones were also kept"
+    );
+    let status = tokio::task::block_in_place(|| server.terminate());
+    assert!(status.success(), "final SIGTERM exit status {status}");
+}
+
+/// Sends batches until the first error; returns whether an error (the kill) was seen.
+async fn send_until_error(
+    client: &aws_sdk_sqs::Client,
+    url: &str,
+    acked: &Acked,
+    cycle: usize,
+    sender: usize,
+) -> bool {
+    let pad = "p".repeat(PAD);
+    for batch in 0..MAX_BATCHES_PER_SENDER {
+        let bodies: Vec<String> = (0..10)
+            .map(|i| format!("c{cycle}-s{sender}-b{batch}-e{i}-{pad}"))
+            .collect();
+        let entries = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, body)| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(format!("e{i}"))
+                    .message_body(body)
+                    .build()
+                    .expect("entry")
+            })
+            .collect();
+        match client
+            .send_message_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+        {
+            Ok(out) => {
+                assert!(out.failed().is_empty(), "batch entries failed: {out:?}");
+                let mut acked = acked.lock().unwrap();
+                for e in out.successful() {
+                    let idx: usize = e.id().trim_start_matches('e').parse().expect("entry id");
+                    acked.insert(e.message_id().to_string(), bodies[idx].clone());
+                }
+            }
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+/// Receives and deletes everything; returns MessageId → body and the redelivery count.
+async fn drain(client: &aws_sdk_sqs::Client, url: &str) -> (HashMap<String, String>, usize) {
+    let mut received = HashMap::new();
+    let mut duplicates = 0;
+    let mut empty_in_a_row = 0;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while empty_in_a_row < 3 {
+        assert!(Instant::now() < deadline, "drain did not finish");
+        let out = client
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(if empty_in_a_row > 0 { 1 } else { 0 })
+            .send()
+            .await
+            .expect("receive during drain");
+        let msgs = out.messages();
+        if msgs.is_empty() {
+            empty_in_a_row += 1;
+            continue;
+        }
+        empty_in_a_row = 0;
+        let mut entries = Vec::new();
+        for (i, m) in msgs.iter().enumerate() {
+            let id = m.message_id().expect("id").to_string();
+            if received
+                .insert(id, m.body().expect("body").to_string())
+                .is_some()
+            {
+                duplicates += 1;
+            }
+            entries.push(
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(format!("d{i}"))
+                    .receipt_handle(m.receipt_handle().expect("handle"))
+                    .build()
+                    .expect("entry"),
+            );
+        }
+        let del = client
+            .delete_message_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .expect("delete during drain");
+        assert!(del.failed().is_empty(), "deletes failed: {del:?}");
+    }
+    (received, duplicates)
+}

@@ -1,0 +1,328 @@
+//! Dead-letter queues: maxReceiveCount → DLQ, ListDeadLetterSourceQueues, message move tasks
+//! (Start, List, Cancel) back to the source queue.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::{MessageSystemAttributeName as S, QueueAttributeName as A};
+use aws_sdk_sqs::Client;
+
+use crate::common::*;
+use crate::harness::TestServer;
+
+/// Receives with visibility 0 (so the message is visible again at once) until the queue
+/// stops returning it; returns how many deliveries there were.
+async fn receive_until_gone(client: &Client, url: &str) -> usize {
+    let mut deliveries = 0;
+    for _ in 0..20 {
+        let out = client
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+        if out.messages().is_empty() {
+            return deliveries;
+        }
+        deliveries += out.messages().len();
+    }
+    panic!("messages never moved to the dead-letter queue ({deliveries} deliveries)");
+}
+
+async fn wait_for_count(client: &Client, url: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let n = queue_attr(client, url, A::ApproximateNumberOfMessages).await;
+        if n == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "queue {url} has {n} messages, want {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn max_receive_count_moves_to_dlq_and_move_task_brings_back() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let dlq = create_queue(&client, "work-dlq").await;
+    let dlq_arn = queue_arn(&client, &dlq).await;
+    let policy =
+        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2}).to_string();
+    let src = create_queue_with(&client, "work", &[(A::RedrivePolicy, policy.as_str())]).await;
+    let src_arn = queue_arn(&client, &src).await;
+
+    let stored: serde_json::Value =
+        serde_json::from_str(&queue_attr(&client, &src, A::RedrivePolicy).await).unwrap();
+    assert_eq!(stored["deadLetterTargetArn"], dlq_arn.as_str());
+    assert_eq!(stored["maxReceiveCount"].to_string().trim_matches('"'), "2");
+
+    let sent_ids: Vec<String> = {
+        let mut ids = Vec::new();
+        for i in 0..3 {
+            let out = client
+                .send_message()
+                .queue_url(&src)
+                .message_body(format!("poison-{i}"))
+                .message_attributes("k", string_attr("v"))
+                .send()
+                .await
+                .unwrap();
+            ids.push(out.message_id().unwrap().to_string());
+        }
+        ids
+    };
+    // Each message is delivered exactly maxReceiveCount = 2 times, then moved.
+    assert_eq!(receive_until_gone(&client, &src).await, 6);
+    wait_for_count(&client, &dlq, "3").await;
+    assert_eq!(
+        queue_attr(&client, &src, A::ApproximateNumberOfMessages).await,
+        "0"
+    );
+
+    // The DLQ knows its source.
+    let sources = client
+        .list_dead_letter_source_queues()
+        .queue_url(&dlq)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sources.queue_urls(), std::slice::from_ref(&src));
+    let none = client
+        .list_dead_letter_source_queues()
+        .queue_url(&src)
+        .send()
+        .await
+        .unwrap();
+    assert!(none.queue_urls().is_empty());
+
+    // Messages in the DLQ keep their id, body and attributes, and name their source.
+    let moved = client
+        .receive_message()
+        .queue_url(&dlq)
+        .max_number_of_messages(10)
+        .visibility_timeout(0)
+        .message_attribute_names("All")
+        .message_system_attribute_names(S::All)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.messages().len(), 3, "{moved:?}");
+    for m in moved.messages() {
+        assert!(sent_ids.contains(&m.message_id().unwrap().to_string()));
+        assert!(m.body().unwrap().starts_with("poison-"));
+        assert_eq!(
+            m.message_attributes()
+                .and_then(|a| a.get("k"))
+                .and_then(|v| v.string_value()),
+            Some("v")
+        );
+        assert_eq!(
+            sys_attr(m, S::DeadLetterQueueSourceArn),
+            Some(src_arn.as_str()),
+            "DeadLetterQueueSourceArn"
+        );
+    }
+
+    // Move task back to the source (no DestinationArn ⇒ original source).
+    let handle = client
+        .start_message_move_task()
+        .source_arn(&dlq_arn)
+        .send()
+        .await
+        .unwrap()
+        .task_handle()
+        .expect("TaskHandle")
+        .to_string();
+    assert!(!handle.is_empty());
+    wait_for_count(&client, &src, "3").await;
+    wait_for_count(&client, &dlq, "0").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let tasks = client
+            .list_message_move_tasks()
+            .source_arn(&dlq_arn)
+            .send()
+            .await
+            .unwrap();
+        let t = tasks.results().first().expect("the task is listed");
+        assert_eq!(t.source_arn(), Some(dlq_arn.as_str()));
+        if t.status() == Some("COMPLETED") {
+            assert_eq!(t.approximate_number_of_messages_moved(), 3);
+            assert!(
+                t.task_handle().is_none(),
+                "handle only while RUNNING: {t:?}"
+            );
+            break;
+        }
+        assert_eq!(t.status(), Some("RUNNING"), "{t:?}");
+        assert!(
+            Instant::now() < deadline,
+            "move task never completed: {t:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Moved messages are receivable from the source again.
+    let back = receive_n(&client, &src, 3, Duration::from_secs(5)).await;
+    assert_eq!(back.len(), 3);
+}
+
+#[tokio::test]
+async fn move_task_cancel_and_errors() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let dlq = create_queue(&client, "c-dlq").await;
+    let dlq_arn = queue_arn(&client, &dlq).await;
+    let policy =
+        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1}).to_string();
+    let src = create_queue_with(&client, "c-src", &[(A::RedrivePolicy, policy.as_str())]).await;
+    for i in 0..10 {
+        client
+            .send_message()
+            .queue_url(&src)
+            .message_body(format!("m{i}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    receive_until_gone(&client, &src).await;
+    wait_for_count(&client, &dlq, "10").await;
+
+    // Slow task (1 msg/s), cancelled right away.
+    let handle = client
+        .start_message_move_task()
+        .source_arn(&dlq_arn)
+        .max_number_of_messages_per_second(1)
+        .send()
+        .await
+        .unwrap()
+        .task_handle()
+        .unwrap()
+        .to_string();
+    // Only one active task per source.
+    assert_client_error(
+        client
+            .start_message_move_task()
+            .source_arn(&dlq_arn)
+            .send()
+            .await,
+        &[
+            "InvalidParameterValue",
+            "UnsupportedOperation",
+            "ResourceNotFoundException",
+        ],
+    );
+    let cancelled = client
+        .cancel_message_move_task()
+        .task_handle(&handle)
+        .send()
+        .await
+        .unwrap();
+    let moved = cancelled.approximate_number_of_messages_moved();
+    assert!((0..10).contains(&moved), "cancelled task moved {moved}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let tasks = client
+            .list_message_move_tasks()
+            .source_arn(&dlq_arn)
+            .send()
+            .await
+            .unwrap();
+        let status = tasks
+            .results()
+            .first()
+            .and_then(|t| t.status())
+            .unwrap_or("")
+            .to_string();
+        if status == "CANCELLED" {
+            break;
+        }
+        assert_eq!(status, "CANCELLING", "{tasks:?}");
+        assert!(Instant::now() < deadline, "task never cancelled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let in_src: i64 = queue_attr(&client, &src, A::ApproximateNumberOfMessages)
+        .await
+        .parse()
+        .unwrap();
+    let in_dlq: i64 = queue_attr(&client, &dlq, A::ApproximateNumberOfMessages)
+        .await
+        .parse()
+        .unwrap();
+    assert_eq!(
+        in_src + in_dlq,
+        10,
+        "no message lost or duplicated by a cancelled task"
+    );
+    assert!(
+        in_dlq > 0,
+        "a 1 msg/s task cancelled at once must not have moved everything"
+    );
+
+    // Errors: unknown handle, unknown source, rate above 500.
+    assert_sqs_error(
+        client
+            .cancel_message_move_task()
+            .task_handle("no-such-task")
+            .send()
+            .await,
+        404,
+        "ResourceNotFoundException",
+        "ResourceNotFoundException",
+    );
+    assert_client_error(
+        client
+            .start_message_move_task()
+            .source_arn("arn:aws:sqs:us-east-1:000000000000:does-not-exist")
+            .send()
+            .await,
+        &[
+            "ResourceNotFoundException",
+            "QueueDoesNotExist",
+            "InvalidParameterValue",
+        ],
+    );
+    assert_client_error(
+        client
+            .start_message_move_task()
+            .source_arn(&dlq_arn)
+            .max_number_of_messages_per_second(501)
+            .send()
+            .await,
+        &["InvalidParameterValue"],
+    );
+}
+
+#[tokio::test]
+async fn redrive_policy_validation() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let fifo_dlq = create_queue_with(&client, "d.fifo", &[(A::FifoQueue, "true")]).await;
+    let fifo_arn = queue_arn(&client, &fifo_dlq).await;
+    // A standard queue cannot use a FIFO DLQ.
+    let policy =
+        serde_json::json!({"deadLetterTargetArn": fifo_arn, "maxReceiveCount": 3}).to_string();
+    assert_client_error(
+        client
+            .create_queue()
+            .queue_name("std-src")
+            .attributes(A::RedrivePolicy, policy)
+            .send()
+            .await,
+        &["InvalidParameterValue", "InvalidAttributeValue"],
+    );
+    // Not JSON.
+    assert_client_error(
+        client
+            .create_queue()
+            .queue_name("std-src2")
+            .attributes(A::RedrivePolicy, "{not json")
+            .send()
+            .await,
+        &["InvalidParameterValue", "InvalidAttributeValue"],
+    );
+}

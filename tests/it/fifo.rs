@@ -1,0 +1,342 @@
+//! FIFO queues: order within groups, group blocking while in flight, deduplication (explicit
+//! and content-based), sequence numbers, FIFO-specific validation.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_sqs::types::{
+    MessageSystemAttributeName as S, QueueAttributeName as A, SendMessageBatchRequestEntry,
+};
+
+use crate::common::*;
+use crate::harness::TestServer;
+
+async fn fifo_queue(client: &aws_sdk_sqs::Client, name: &str, content_dedup: bool) -> String {
+    create_queue_with(
+        client,
+        name,
+        &[
+            (A::FifoQueue, "true"),
+            (
+                A::ContentBasedDeduplication,
+                if content_dedup { "true" } else { "false" },
+            ),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn order_within_groups_and_sequence_numbers() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = fifo_queue(&client, "orders.fifo", false).await;
+    assert_eq!(queue_attr(&client, &url, A::FifoQueue).await, "true");
+
+    // Interleave two groups; remember each group's sequence numbers.
+    let mut seqs: HashMap<&str, Vec<u128>> = HashMap::new();
+    for i in 0..6 {
+        let group = if i % 2 == 0 { "g1" } else { "g2" };
+        let out = client
+            .send_message()
+            .queue_url(&url)
+            .message_body(format!("{group}-{i}"))
+            .message_group_id(group)
+            .message_deduplication_id(format!("d{i}"))
+            .send()
+            .await
+            .unwrap();
+        let seq: u128 = out
+            .sequence_number()
+            .expect("FIFO send returns SequenceNumber")
+            .parse()
+            .expect("SequenceNumber is a decimal number");
+        seqs.entry(group).or_default().push(seq);
+    }
+    for (group, s) in &seqs {
+        assert!(
+            s.windows(2).all(|w| w[0] < w[1]),
+            "{group}: {s:?} not increasing"
+        );
+    }
+
+    // Batch sends keep entry order.
+    let entries: Vec<_> = (6..9)
+        .map(|i| {
+            SendMessageBatchRequestEntry::builder()
+                .id(format!("e{i}"))
+                .message_body(format!("g1-{i}"))
+                .message_group_id("g1")
+                .message_deduplication_id(format!("d{i}"))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let out = client
+        .send_message_batch()
+        .queue_url(&url)
+        .set_entries(Some(entries))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.successful().len(), 3, "{out:?}");
+    assert!(out
+        .successful()
+        .iter()
+        .all(|e| e.sequence_number().is_some()));
+
+    // Drain, deleting as we go; each group's bodies must come out in send order.
+    let mut by_group: HashMap<String, Vec<String>> = HashMap::new();
+    for _ in 0..20 {
+        let got = receive(&client, &url, 10, 1).await;
+        if got.is_empty() && by_group.values().map(Vec::len).sum::<usize>() == 9 {
+            break;
+        }
+        for m in &got {
+            let group = sys_attr(m, S::MessageGroupId)
+                .expect("MessageGroupId")
+                .to_string();
+            assert!(sys_attr(m, S::SequenceNumber).is_some());
+            assert!(sys_attr(m, S::MessageDeduplicationId).is_some());
+            by_group
+                .entry(group)
+                .or_default()
+                .push(m.body().unwrap().to_string());
+            delete(&client, &url, m).await;
+        }
+    }
+    assert_eq!(
+        by_group["g1"],
+        ["g1-0", "g1-2", "g1-4", "g1-6", "g1-7", "g1-8"]
+    );
+    assert_eq!(by_group["g2"], ["g2-1", "g2-3", "g2-5"]);
+}
+
+#[tokio::test]
+async fn group_is_blocked_while_a_message_is_in_flight() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = fifo_queue(&client, "block.fifo", true).await;
+    for body in ["a1", "a2", "a3"] {
+        client
+            .send_message()
+            .queue_url(&url)
+            .message_body(body)
+            .message_group_id("A")
+            .send()
+            .await
+            .unwrap();
+    }
+    client
+        .send_message()
+        .queue_url(&url)
+        .message_body("b1")
+        .message_group_id("B")
+        .send()
+        .await
+        .unwrap();
+
+    let first = receive(&client, &url, 1, 0).await;
+    assert_eq!(first.len(), 1);
+    let first_group = sys_attr(&first[0], S::MessageGroupId).unwrap().to_string();
+    // While the first message is in flight, nothing later from its group is returned.
+    let rest = receive(&client, &url, 10, 0).await;
+    for m in &rest {
+        assert_ne!(
+            sys_attr(m, S::MessageGroupId),
+            Some(first_group.as_str()),
+            "group {first_group} delivered {:?} while {:?} is in flight",
+            m.body(),
+            first[0].body()
+        );
+    }
+    // Make the first visible again: it (not a later one) comes back first for its group.
+    client
+        .change_message_visibility()
+        .queue_url(&url)
+        .receipt_handle(first[0].receipt_handle().unwrap())
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap();
+    let again = receive(&client, &url, 10, 0).await;
+    let again_bodies: Vec<_> = again
+        .iter()
+        .filter(|m| sys_attr(m, S::MessageGroupId) == Some(first_group.as_str()))
+        .map(|m| m.body().unwrap())
+        .collect();
+    assert_eq!(
+        again_bodies.first().copied(),
+        first[0].body(),
+        "{again_bodies:?}"
+    );
+}
+
+#[tokio::test]
+async fn deduplication() {
+    let server = TestServer::start_default();
+    let client = server.client();
+
+    // Explicit ids.
+    let url = fifo_queue(&client, "dedup.fifo", false).await;
+    let a = client
+        .send_message()
+        .queue_url(&url)
+        .message_body("one")
+        .message_group_id("g")
+        .message_deduplication_id("same")
+        .send()
+        .await
+        .unwrap();
+    let b = client
+        .send_message()
+        .queue_url(&url)
+        .message_body("two")
+        .message_group_id("g")
+        .message_deduplication_id("same")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        a.message_id(),
+        b.message_id(),
+        "a duplicate answers with the original's MessageId"
+    );
+    // Missing dedup id without content-based dedup is an error.
+    assert_client_error(
+        client
+            .send_message()
+            .queue_url(&url)
+            .message_body("three")
+            .message_group_id("g")
+            .send()
+            .await,
+        &["InvalidParameterValue", "MissingParameter"],
+    );
+    // Missing group id is an error on FIFO queues; DelaySeconds per message too.
+    assert_client_error(
+        client
+            .send_message()
+            .queue_url(&url)
+            .message_body("four")
+            .message_deduplication_id("x")
+            .send()
+            .await,
+        &["InvalidParameterValue", "MissingParameter"],
+    );
+    assert_client_error(
+        client
+            .send_message()
+            .queue_url(&url)
+            .message_body("five")
+            .message_group_id("g")
+            .message_deduplication_id("y")
+            .delay_seconds(5)
+            .send()
+            .await,
+        &["InvalidParameterValue"],
+    );
+    let got = receive_n(&client, &url, 1, Duration::from_secs(3)).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body(), Some("one"));
+    // The dedup id is still remembered after the message is deleted.
+    delete(&client, &url, &got[0]).await;
+    client
+        .send_message()
+        .queue_url(&url)
+        .message_body("one again")
+        .message_group_id("g")
+        .message_deduplication_id("same")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        receive(&client, &url, 10, 1).await.is_empty(),
+        "dedup window ignored"
+    );
+
+    // Content-based: same body → duplicate; an explicit id overrides.
+    let url = fifo_queue(&client, "content.fifo", true).await;
+    for _ in 0..3 {
+        client
+            .send_message()
+            .queue_url(&url)
+            .message_body("same body")
+            .message_group_id("g")
+            .send()
+            .await
+            .unwrap();
+    }
+    client
+        .send_message()
+        .queue_url(&url)
+        .message_body("same body")
+        .message_group_id("g")
+        .message_deduplication_id("explicit")
+        .send()
+        .await
+        .unwrap();
+    let got = receive_n(&client, &url, 2, Duration::from_secs(3)).await;
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(
+        queue_attr(&client, &url, A::ApproximateNumberOfMessages).await,
+        "0"
+    );
+}
+
+#[tokio::test]
+async fn fifo_attributes_and_standard_queue_rejects_fifo_only_params() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = create_queue_with(
+        &client,
+        "ht.fifo",
+        &[
+            (A::FifoQueue, "true"),
+            (A::DeduplicationScope, "messageGroup"),
+            (A::FifoThroughputLimit, "perMessageGroupId"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        queue_attr(&client, &url, A::DeduplicationScope).await,
+        "messageGroup"
+    );
+    // messageGroup scope: the same dedup id in different groups is not a duplicate.
+    for g in ["g1", "g2"] {
+        client
+            .send_message()
+            .queue_url(&url)
+            .message_body("x")
+            .message_group_id(g)
+            .message_deduplication_id("d")
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        queue_attr(&client, &url, A::ApproximateNumberOfMessages).await,
+        "2"
+    );
+
+    // A standard queue rejects a dedup id (a group id is allowed: fair queues).
+    let std_url = create_queue(&client, "plain").await;
+    assert_client_error(
+        client
+            .send_message()
+            .queue_url(&std_url)
+            .message_body("x")
+            .message_deduplication_id("d")
+            .send()
+            .await,
+        &["InvalidParameterValue"],
+    );
+    client
+        .send_message()
+        .queue_url(&std_url)
+        .message_body("tenant")
+        .message_group_id("tenant-1")
+        .send()
+        .await
+        .expect("MessageGroupId on a standard queue names a fair-queue tenant");
+}

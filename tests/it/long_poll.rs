@@ -1,0 +1,136 @@
+//! Long polling: a receive waiting up to 10 s returns as soon as a concurrent send lands, not
+//! when the wait expires. (Not a timing benchmark: only "well before the wait ran out".)
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::QueueAttributeName as A;
+
+use crate::common::*;
+use crate::harness::TestServer;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receive_returns_soon_after_a_concurrent_send() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = create_queue(&client, "poll").await;
+
+    let rx_client = client.clone();
+    let rx_url = url.clone();
+    let started = Instant::now();
+    let receiver = tokio::spawn(async move {
+        let out = rx_client
+            .receive_message()
+            .queue_url(&rx_url)
+            .wait_time_seconds(10)
+            .send()
+            .await
+            .unwrap();
+        (out.messages().to_vec(), Instant::now())
+    });
+    // Let the receive start waiting first.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !receiver.is_finished(),
+        "an empty long poll returned immediately"
+    );
+    let sent_at = Instant::now();
+    client
+        .send_message()
+        .queue_url(&url)
+        .message_body("wake up")
+        .send()
+        .await
+        .unwrap();
+    let (msgs, returned_at) = receiver.await.unwrap();
+    assert_eq!(msgs.len(), 1, "the long poll missed the message");
+    assert_eq!(msgs[0].body(), Some("wake up"));
+    let after_send = returned_at.saturating_duration_since(sent_at);
+    assert!(
+        after_send < Duration::from_secs(5) && started.elapsed() < Duration::from_secs(8),
+        "long poll returned {after_send:?} after the send ({:?} in all): it waited for the timeout",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_long_poll_waits_and_queue_default_applies() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = create_queue_with(
+        &client,
+        "poll-default",
+        &[(A::ReceiveMessageWaitTimeSeconds, "1")],
+    )
+    .await;
+    // No WaitTimeSeconds on the request: the queue's 1 s applies.
+    let t = Instant::now();
+    let out = client
+        .receive_message()
+        .queue_url(&url)
+        .send()
+        .await
+        .unwrap();
+    assert!(out.messages().is_empty());
+    assert!(
+        t.elapsed() >= Duration::from_millis(800),
+        "queue ReceiveMessageWaitTimeSeconds=1 ignored: returned after {:?}",
+        t.elapsed()
+    );
+    // WaitTimeSeconds=0 overrides it: a short poll.
+    let t = Instant::now();
+    let out = client
+        .receive_message()
+        .queue_url(&url)
+        .wait_time_seconds(0)
+        .send()
+        .await
+        .unwrap();
+    assert!(out.messages().is_empty());
+    assert!(
+        t.elapsed() < Duration::from_millis(900),
+        "short poll waited {:?}",
+        t.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_waiters_each_get_a_message() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = create_queue(&client, "poll-many").await;
+    let mut waiters = Vec::new();
+    for _ in 0..3 {
+        let c = client.clone();
+        let u = url.clone();
+        waiters.push(tokio::spawn(async move {
+            c.receive_message()
+                .queue_url(&u)
+                .wait_time_seconds(10)
+                .send()
+                .await
+                .unwrap()
+                .messages()
+                .len()
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t = Instant::now();
+    for i in 0..3 {
+        client
+            .send_message()
+            .queue_url(&url)
+            .message_body(format!("m{i}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut total = 0;
+    for w in waiters {
+        total += w.await.unwrap();
+    }
+    assert_eq!(total, 3, "every message reached a waiter, none twice");
+    assert!(
+        t.elapsed() < Duration::from_secs(8),
+        "waiters slept through the sends"
+    );
+}

@@ -1,0 +1,438 @@
+//! Hand-built HTTP requests for what the SDKs never send: the Query/XML protocol in all its
+//! forms (POST to `/`, POST to the queue path, GET), JSON error shapes, health endpoints and
+//! the bad-input catalogue of SQS-SPEC.md (the server answers 4xx and keeps serving).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::harness::{RawResponse, TestServer, ACCOUNT};
+
+const JSON: &str = "application/x-amz-json-1.0";
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// `YYYYMMDDTHHMMSSZ` for now (civil-from-days, no date crate needed).
+fn amz_date() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    let days = i64::try_from(secs / 86_400).expect("days fit i64");
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+/// Headers of a (syntactically) SigV4-signed request; anonymous mode accepts any signature.
+fn auth_headers() -> Vec<(String, String)> {
+    let date = amz_date();
+    let day = &date[..8];
+    vec![
+        ("X-Amz-Date".into(), date.clone()),
+        (
+            "Authorization".into(),
+            format!(
+                "AWS4-HMAC-SHA256 Credential=test/{day}/us-east-1/sqs/aws4_request, \
+                 SignedHeaders=host;x-amz-date, Signature={}",
+                "0".repeat(64)
+            ),
+        ),
+    ]
+}
+
+fn send(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+    body: &[u8],
+) -> RawResponse {
+    let auth = auth_headers();
+    let mut headers: Vec<(&str, &str)> =
+        auth.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    headers.extend_from_slice(extra);
+    server.http(method, path, &headers, body)
+}
+
+fn json_call(server: &TestServer, action: &str, body: &str) -> RawResponse {
+    let target = format!("AmazonSQS.{action}");
+    send(
+        server,
+        "POST",
+        "/",
+        &[("Content-Type", JSON), ("X-Amz-Target", &target)],
+        body.as_bytes(),
+    )
+}
+
+fn query_call(server: &TestServer, path: &str, form: &str) -> RawResponse {
+    send(
+        server,
+        "POST",
+        path,
+        &[("Content-Type", FORM)],
+        form.as_bytes(),
+    )
+}
+
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[track_caller]
+fn assert_request_id(r: &RawResponse) {
+    assert!(
+        r.header("x-amzn-requestid").is_some_and(|v| !v.is_empty()),
+        "no x-amzn-RequestId: {r:?}"
+    );
+}
+
+#[track_caller]
+fn assert_client_error(r: &RawResponse, what: &str) {
+    assert!(
+        (400..500).contains(&r.status),
+        "{what}: expected a 4xx, got {} {}",
+        r.status,
+        r.text()
+    );
+}
+
+fn json_body(r: &RawResponse) -> serde_json::Value {
+    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.text()))
+}
+
+#[test]
+fn health_endpoints() {
+    let server = TestServer::start_default();
+    let ready = server.http("GET", "/health/ready", &[], b"");
+    assert_eq!(ready.status, 200, "{}", ready.text());
+    let live = server.http("GET", "/health/live", &[], b"");
+    assert_eq!(live.status, 200, "{}", live.text());
+}
+
+#[test]
+fn json_protocol_shapes() {
+    let server = TestServer::start_default();
+    let r = json_call(
+        &server,
+        "CreateQueue",
+        r#"{"QueueName":"j","tags":{"a":"b"}}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_request_id(&r);
+    assert!(
+        r.header("content-type")
+            .is_some_and(|c| c.starts_with(JSON)),
+        "{r:?}"
+    );
+    let url = json_body(&r)["QueueUrl"].as_str().unwrap().to_string();
+    assert_eq!(url, server.queue_url("j"));
+
+    // A charset suffix on the Content-Type is tolerated.
+    let r = send(
+        &server,
+        "POST",
+        "/",
+        &[
+            ("Content-Type", "application/x-amz-json-1.0; charset=utf-8"),
+            ("X-Amz-Target", "AmazonSQS.ListQueueTags"),
+        ],
+        format!(r#"{{"QueueUrl":"{url}"}}"#).as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(json_body(&r)["Tags"]["a"], "b");
+
+    // QueueDoesNotExist: 400, __type + x-amzn-query-error.
+    let r = json_call(&server, "GetQueueUrl", r#"{"QueueName":"missing"}"#);
+    assert_eq!(r.status, 400);
+    assert_request_id(&r);
+    assert_eq!(
+        json_body(&r)["__type"],
+        "com.amazonaws.sqs#QueueDoesNotExist"
+    );
+    assert!(json_body(&r)["message"].is_string(), "{}", r.text());
+    assert_eq!(
+        r.header("x-amzn-query-error"),
+        Some("AWS.SimpleQueueService.NonExistentQueue;Sender")
+    );
+
+    // ReceiptHandleIsInvalid: 404.
+    let r = json_call(
+        &server,
+        "DeleteMessage",
+        &format!(r#"{{"QueueUrl":"{url}","ReceiptHandle":"junk"}}"#),
+    );
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert_eq!(
+        json_body(&r)["__type"],
+        "com.amazonaws.sqs#ReceiptHandleIsInvalid"
+    );
+    assert_eq!(
+        r.header("x-amzn-query-error"),
+        Some("ReceiptHandleIsInvalid;Sender")
+    );
+
+    // ListDeadLetterSourceQueues answers `queueUrls` in lower camel case.
+    let r = json_call(
+        &server,
+        "ListDeadLetterSourceQueues",
+        &format!(r#"{{"QueueUrl":"{url}"}}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = json_body(&r);
+    assert!(
+        body.get("QueueUrls").is_none(),
+        "member must be `queueUrls`: {body}"
+    );
+}
+
+#[test]
+fn query_protocol_all_forms() {
+    let server = TestServer::start_default();
+    // POST / CreateQueue with attributes and a tag.
+    let r = query_call(
+        &server,
+        "/",
+        "Action=CreateQueue&Version=2012-11-05&QueueName=xmlq\
+         &Attribute.1.Name=VisibilityTimeout&Attribute.1.Value=7\
+         &Tag.1.Key=team&Tag.1.Value=core",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_request_id(&r);
+    let text = r.text();
+    assert!(text.contains("<CreateQueueResponse"), "{text}");
+    assert!(
+        text.contains("http://queue.amazonaws.com/doc/2012-11-05/"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "<QueueUrl>{}</QueueUrl>",
+            server.queue_url("xmlq")
+        )),
+        "{text}"
+    );
+    assert!(text.contains("<RequestId>"), "{text}");
+
+    // POST to the queue path (older SDKs), with XML-special characters in the body.
+    let path = format!("/{ACCOUNT}/xmlq");
+    let body = "a < b && c > \"d\" 'é'";
+    let r = query_call(
+        &server,
+        &path,
+        &format!(
+            "Action=SendMessage&Version=2012-11-05&MessageBody={}\
+             &MessageAttribute.1.Name=a&MessageAttribute.1.Value.DataType=String\
+             &MessageAttribute.1.Value.StringValue=v",
+            enc(body)
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    assert!(text.contains("<SendMessageResponse"), "{text}");
+    assert!(
+        text.contains(
+            "<MD5OfMessageAttributes>a18cbb58171ebf4ce88d9fb787f9210b</MD5OfMessageAttributes>"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("<MessageId>"), "{text}");
+
+    // GET with a query string.
+    let r = send(
+        &server,
+        "GET",
+        &format!(
+            "/?Action=GetQueueAttributes&Version=2012-11-05&QueueUrl={}&AttributeName.1=All",
+            enc(&server.queue_url("xmlq"))
+        ),
+        &[],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    assert!(text.contains("<Name>VisibilityTimeout</Name>"), "{text}");
+    assert!(text.contains("<Value>7</Value>"), "{text}");
+
+    // Receive over Query: the body comes back escaped and intact.
+    let r = query_call(
+        &server,
+        &path,
+        "Action=ReceiveMessage&Version=2012-11-05&MaxNumberOfMessages=10\
+         &AttributeName.1=All&MessageAttributeName.1=All",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    assert!(
+        text.contains("<Body>a &lt; b &amp;&amp; c &gt;"),
+        "body not XML-escaped: {text}"
+    );
+    assert!(text.contains("<ReceiptHandle>"), "{text}");
+    assert!(text.contains("<Name>SentTimestamp</Name>"), "{text}");
+
+    // Errors: ErrorResponse with the legacy code and Sender type.
+    let r = query_call(
+        &server,
+        "/",
+        "Action=GetQueueUrl&Version=2012-11-05&QueueName=missing",
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_request_id(&r);
+    let text = r.text();
+    assert!(text.contains("<ErrorResponse"), "{text}");
+    assert!(text.contains("<Type>Sender</Type>"), "{text}");
+    assert!(
+        text.contains("<Code>AWS.SimpleQueueService.NonExistentQueue</Code>"),
+        "{text}"
+    );
+    assert!(text.contains("<RequestId>"), "{text}");
+}
+
+#[test]
+fn bad_inputs_get_client_errors_and_server_keeps_serving() {
+    let server = TestServer::start_default();
+    let r = json_call(&server, "CreateQueue", r#"{"QueueName":"victim"}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let url = server.queue_url("victim");
+
+    // Truncated JSON.
+    let r = json_call(&server, "SendMessage", r#"{"QueueUrl":"#);
+    assert_client_error(&r, "truncated JSON");
+    // Invalid UTF-8 inside a JSON string.
+    let mut bad = format!(r#"{{"QueueUrl":"{url}","MessageBody":""#).into_bytes();
+    bad.extend_from_slice(&[0xff, 0xfe]);
+    bad.extend_from_slice(b"\"}");
+    let target = "AmazonSQS.SendMessage";
+    let r = send(
+        &server,
+        "POST",
+        "/",
+        &[("Content-Type", JSON), ("X-Amz-Target", target)],
+        &bad,
+    );
+    assert_client_error(&r, "invalid UTF-8");
+    // Empty body.
+    let r = json_call(&server, "SendMessage", "");
+    assert_client_error(&r, "empty JSON body");
+    // Wrong type.
+    let r = json_call(
+        &server,
+        "ReceiveMessage",
+        &format!(r#"{{"QueueUrl":"{url}","MaxNumberOfMessages":"10"}}"#),
+    );
+    assert_client_error(&r, "string where an integer belongs");
+    // Deep nesting.
+    let deep = format!(
+        r#"{{"QueueUrl":"{url}","MessageBody":"x","MessageAttributes":{}{}}}"#,
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    let r = json_call(&server, "SendMessage", &deep);
+    assert_client_error(&r, "deeply nested JSON");
+    // Missing required parameter.
+    let r = json_call(
+        &server,
+        "SendMessage",
+        &format!(r#"{{"QueueUrl":"{url}"}}"#),
+    );
+    assert_client_error(&r, "missing MessageBody");
+    // Unknown action, both protocols.
+    let r = json_call(&server, "FlyToTheMoon", "{}");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("InvalidAction"), "{}", r.text());
+    let r = query_call(&server, "/", "Action=FlyToTheMoon&Version=2012-11-05");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text().contains("<Code>InvalidAction</Code>"),
+        "{}",
+        r.text()
+    );
+    // Bad percent-escape in a Query body.
+    let r = query_call(
+        &server,
+        &format!("/{ACCOUNT}/victim"),
+        "Action=SendMessage&Version=2012-11-05&MessageBody=%ZZ",
+    );
+    assert_client_error(&r, "bad percent escape");
+    // No action at all.
+    let r = query_call(&server, "/", "Version=2012-11-05");
+    assert_client_error(&r, "missing Action");
+    // Unknown content encoding.
+    let r = send(
+        &server,
+        "POST",
+        "/",
+        &[
+            ("Content-Type", JSON),
+            ("X-Amz-Target", "AmazonSQS.ListQueues"),
+            ("Content-Encoding", "gzip"),
+        ],
+        b"\x1f\x8b\x08\x00garbage",
+    );
+    assert_client_error(&r, "gzip body");
+
+    // The server still works and nothing was stored.
+    let r = json_call(
+        &server,
+        "GetQueueAttributes",
+        &format!(r#"{{"QueueUrl":"{url}","AttributeNames":["ApproximateNumberOfMessages"]}}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        json_body(&r)["Attributes"]["ApproximateNumberOfMessages"],
+        "0"
+    );
+}
+
+#[test]
+fn oversized_body_is_refused_before_it_is_read() {
+    let server = TestServer::start_default();
+    let mut stream =
+        TcpStream::connect_timeout(&server.addr(), Duration::from_secs(5)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut head = format!(
+        "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: {JSON}\r\n\
+         X-Amz-Target: AmazonSQS.SendMessage\r\nContent-Length: {}\r\n",
+        server.addr(),
+        64 * 1024 * 1024
+    );
+    for (k, v) in auth_headers() {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).expect("write head");
+    // Send only a little of the promised 64 MiB: the answer must come without the rest.
+    let _ = stream.write_all(&[b'x'; 1024]);
+    let mut buf = [0u8; 512];
+    let n = stream
+        .read(&mut buf)
+        .expect("server answers without reading 64 MiB");
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    drop(stream);
+    let ready = server.http("GET", "/health/ready", &[], b"");
+    assert_eq!(ready.status, 200);
+}
