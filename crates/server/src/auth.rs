@@ -50,7 +50,9 @@ pub const MAX_CLOCK_SKEW_MS: u64 = 15 * 60 * 1_000;
 const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 
 /// One configured credential: an access key mapped to its secret and account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// `Debug` redacts the secret and the session token, so logging a config is safe.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Credential {
     /// Access key id (`AKIA…`).
@@ -62,6 +64,20 @@ pub struct Credential {
     /// Session token required with this key, if any (temporary credentials).
     #[serde(default)]
     pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .field("account_id", &self.account_id)
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 /// `[auth]` configuration.
@@ -87,6 +103,53 @@ impl Default for AuthConfig {
             allow_anonymous: false,
             anonymous_account_id: "000000000000".into(),
         }
+    }
+}
+
+impl AuthConfig {
+    /// Checks the credentials: every access key id non-empty and unique,
+    /// every secret non-empty, session tokens (if set) non-empty, and every
+    /// account id (including `anonymous_account_id`) exactly 12 ASCII digits.
+    /// The message names the offending key (never a secret).
+    pub fn validate(&self) -> Result<(), String> {
+        let is_account_id = |id: &str| id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit());
+        if !is_account_id(&self.anonymous_account_id) {
+            return Err(format!(
+                "auth.anonymous_account_id `{}` must be 12 digits",
+                self.anonymous_account_id
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, credential) in self.credentials.iter().enumerate() {
+            let key = &credential.access_key_id;
+            if key.is_empty() || key.contains(['/', ',', ' ', '=']) {
+                return Err(format!(
+                    "auth.credentials[{i}].access_key_id must be non-empty, without '/', ',', '=' or spaces"
+                ));
+            }
+            if !seen.insert(key.as_str()) {
+                return Err(format!(
+                    "auth.credentials: access key id `{key}` is configured more than once"
+                ));
+            }
+            if credential.secret_access_key.is_empty() {
+                return Err(format!(
+                    "auth.credentials[{i}] (`{key}`): secret_access_key must not be empty"
+                ));
+            }
+            if credential.session_token.as_deref() == Some("") {
+                return Err(format!(
+                    "auth.credentials[{i}] (`{key}`): session_token must be omitted or non-empty"
+                ));
+            }
+            if !is_account_id(&credential.account_id) {
+                return Err(format!(
+                    "auth.credentials[{i}] (`{key}`): account_id `{}` must be 12 digits",
+                    credential.account_id
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -94,3 +94,49 @@ fn implausible_claims_fall_back_to_anonymous() {
         ANONYMOUS_ACCESS_KEY_ID
     );
 }
+
+#[test]
+fn credential_debug_output_never_shows_secrets() {
+    let mut key = super::alice();
+    key.session_token = Some("very-secret-token".to_owned());
+    let shown = format!("{:?}", super::config(vec![key]));
+    assert!(shown.contains("AKIAALICE0000000001"), "{shown}");
+    assert!(!shown.contains("alice/secret+KEY"), "{shown}");
+    assert!(!shown.contains("very-secret-token"), "{shown}");
+}
+
+#[test]
+fn config_validation_names_the_bad_credential() {
+    assert_eq!(AuthConfig::default().validate(), Ok(()));
+    assert_eq!(
+        super::config(vec![super::alice(), super::bob()]).validate(),
+        Ok(())
+    );
+    let mut bad_account = super::alice();
+    bad_account.account_id = "12345".to_owned();
+    let mut empty_secret = super::bob();
+    empty_secret.secret_access_key.clear();
+    let mut empty_token = super::bob();
+    empty_token.session_token = Some(String::new());
+    let mut slash = super::bob();
+    slash.access_key_id = "AKIA/X".to_owned();
+    for (credentials, expected) in [
+        (vec![bad_account], "account_id `12345`"),
+        (vec![empty_secret], "secret_access_key"),
+        (vec![empty_token], "session_token"),
+        (vec![slash], "access_key_id"),
+        (vec![super::alice(), super::alice()], "more than once"),
+    ] {
+        let message = super::config(credentials).validate().unwrap_err();
+        assert!(message.contains(expected), "{message}");
+        assert!(!message.contains("secret+KEY"), "{message}");
+    }
+    let anonymous = AuthConfig {
+        anonymous_account_id: "0".to_owned(),
+        ..AuthConfig::default()
+    };
+    assert!(anonymous
+        .validate()
+        .unwrap_err()
+        .contains("anonymous_account_id"));
+}
