@@ -6,7 +6,7 @@
 //! tests check independently), used to craft requests at chosen times.
 
 mod anonymous;
-mod botocore;
+mod clients;
 mod errors;
 mod properties;
 mod vectors;
