@@ -9,13 +9,14 @@
 //!   engine validates ranges and answers `InvalidParameterValue`.
 //! - Batch calls validate the request as a whole (empty, too many, duplicate
 //!   or malformed ids, too long) and return per-entry results otherwise.
-#![allow(clippy::unused_async, unused_variables)]
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use storage::AttributeValue;
 
+use crate::shared::Shared;
+use crate::{ack, queues, receive, redrive, send};
 use crate::{Clock, EngineConfig, EngineError};
 
 /// Who is calling.
@@ -212,7 +213,15 @@ pub struct QueueGauges {
 
 /// The engine. Cheap to clone (shared inside).
 #[derive(Clone)]
-pub struct Engine {}
+pub struct Engine {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
 
 impl Engine {
     /// Replays the storage log into memory and returns a ready engine.
@@ -222,33 +231,66 @@ impl Engine {
         clock: Arc<dyn Clock>,
         config: EngineConfig,
     ) -> Result<Engine, EngineError> {
-        unimplemented!()
+        let shared = crate::replay::open(storage, clock, config)?;
+        Ok(Engine {
+            shared: Arc::new(shared),
+        })
     }
     /// Starts the background task (delays, visibility expiry, retention,
     /// compaction, move tasks) on the current tokio runtime.
     pub fn spawn_background(&self) -> tokio::task::JoinHandle<()> {
-        unimplemented!()
+        tokio::spawn(crate::timers::run_background(self.shared.clone()))
+    }
+    /// One background round, synchronously with the caller: timers and
+    /// retention of every queue at the clock's current time, one step of
+    /// every running move task, and a compaction pass. Tests drive time with
+    /// a `ManualClock` and call this instead of waiting for the background task.
+    pub async fn tick(&self) -> Result<(), EngineError> {
+        crate::timers::sweep(&self.shared);
+        crate::redrive::step_tasks(&self.shared).await?;
+        crate::compaction::compact(&self.shared).await?;
+        Ok(())
     }
     /// Ends long polls (they answer with what they have), stops background
     /// work and flushes the log.
     pub async fn shutdown(&self) -> Result<(), EngineError> {
-        unimplemented!()
+        self.shared
+            .stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.shared.stop_notify.notify_waiters();
+        for queue in self.shared.registry.all() {
+            queue.notify.notify_waiters();
+        }
+        self.shared.storage.sync().await?;
+        Ok(())
     }
     /// Health of the underlying log.
     pub fn health(&self) -> storage::Health {
-        unimplemented!()
+        self.shared.storage.health()
     }
     /// The storage handle (stats for metrics).
     pub fn storage(&self) -> &storage::Storage {
-        unimplemented!()
+        &self.shared.storage
     }
     /// `arn:aws:sqs:<region>:<account>:<name>`.
     pub fn queue_arn(&self, queue: &QueueRef) -> String {
-        unimplemented!()
+        format!(
+            "arn:aws:sqs:{}:{}:{}",
+            self.shared.config.region, queue.account, queue.name
+        )
     }
     /// Gauges of every queue.
     pub fn queue_gauges(&self) -> Vec<QueueGauges> {
-        unimplemented!()
+        let now = self.shared.now();
+        let mut out: Vec<QueueGauges> = self
+            .shared
+            .registry
+            .all()
+            .iter()
+            .map(|q| q.gauges(now))
+            .collect();
+        out.sort_by(|a, b| a.queue.cmp(&b.queue));
+        out
     }
 
     // ---- queues ----
@@ -260,7 +302,7 @@ impl Engine {
         attributes: BTreeMap<String, String>,
         tags: BTreeMap<String, String>,
     ) -> Result<QueueRef, EngineError> {
-        unimplemented!()
+        queues::create(&self.shared, caller, name, attributes, tags).await
     }
     /// GetQueueUrl.
     pub fn get_queue_url(
@@ -269,7 +311,7 @@ impl Engine {
         name: &str,
         owner_account: Option<&str>,
     ) -> Result<QueueRef, EngineError> {
-        unimplemented!()
+        queues::get_url(&self.shared, caller, name, owner_account)
     }
     /// ListQueues (the caller's own queues).
     pub fn list_queues(
@@ -279,15 +321,15 @@ impl Engine {
         max_results: Option<i64>,
         next_token: Option<&str>,
     ) -> Result<Page<QueueRef>, EngineError> {
-        unimplemented!()
+        queues::list(&self.shared, caller, prefix, max_results, next_token)
     }
     /// DeleteQueue.
     pub async fn delete_queue(&self, caller: &Caller, queue: &QueueRef) -> Result<(), EngineError> {
-        unimplemented!()
+        queues::delete(&self.shared, caller, queue).await
     }
     /// PurgeQueue.
     pub async fn purge_queue(&self, caller: &Caller, queue: &QueueRef) -> Result<(), EngineError> {
-        unimplemented!()
+        queues::purge(&self.shared, caller, queue).await
     }
     /// GetQueueAttributes (`All` or names; empty list → empty map).
     pub fn get_queue_attributes(
@@ -296,7 +338,7 @@ impl Engine {
         queue: &QueueRef,
         names: &[String],
     ) -> Result<BTreeMap<String, String>, EngineError> {
-        unimplemented!()
+        queues::get_attributes(&self.shared, caller, queue, names)
     }
     /// SetQueueAttributes.
     pub async fn set_queue_attributes(
@@ -305,7 +347,7 @@ impl Engine {
         queue: &QueueRef,
         attributes: BTreeMap<String, String>,
     ) -> Result<(), EngineError> {
-        unimplemented!()
+        queues::set_attributes(&self.shared, caller, queue, attributes).await
     }
     /// ListQueueTags.
     pub fn list_queue_tags(
@@ -313,7 +355,7 @@ impl Engine {
         caller: &Caller,
         queue: &QueueRef,
     ) -> Result<BTreeMap<String, String>, EngineError> {
-        unimplemented!()
+        queues::list_tags(&self.shared, caller, queue)
     }
     /// TagQueue.
     pub async fn tag_queue(
@@ -322,7 +364,7 @@ impl Engine {
         queue: &QueueRef,
         tags: BTreeMap<String, String>,
     ) -> Result<(), EngineError> {
-        unimplemented!()
+        queues::tag(&self.shared, caller, queue, tags).await
     }
     /// UntagQueue.
     pub async fn untag_queue(
@@ -331,7 +373,7 @@ impl Engine {
         queue: &QueueRef,
         keys: Vec<String>,
     ) -> Result<(), EngineError> {
-        unimplemented!()
+        queues::untag(&self.shared, caller, queue, keys).await
     }
     /// AddPermission.
     pub async fn add_permission(
@@ -342,7 +384,7 @@ impl Engine {
         account_ids: Vec<String>,
         actions: Vec<String>,
     ) -> Result<(), EngineError> {
-        unimplemented!()
+        queues::add_permission(&self.shared, caller, queue, label, account_ids, actions).await
     }
     /// RemovePermission.
     pub async fn remove_permission(
@@ -351,7 +393,7 @@ impl Engine {
         queue: &QueueRef,
         label: &str,
     ) -> Result<(), EngineError> {
-        unimplemented!()
+        queues::remove_permission(&self.shared, caller, queue, label).await
     }
     /// ListDeadLetterSourceQueues.
     pub fn list_dead_letter_source_queues(
@@ -361,7 +403,7 @@ impl Engine {
         max_results: Option<i64>,
         next_token: Option<&str>,
     ) -> Result<Page<QueueRef>, EngineError> {
-        unimplemented!()
+        queues::dead_letter_sources(&self.shared, caller, queue, max_results, next_token)
     }
 
     // ---- messages ----
@@ -372,7 +414,7 @@ impl Engine {
         queue: &QueueRef,
         entry: SendEntry,
     ) -> Result<SendResult, EngineError> {
-        unimplemented!()
+        send::send_one(&self.shared, caller, queue, entry).await
     }
     /// SendMessageBatch: one atomic append for all accepted entries.
     pub async fn send_message_batch(
@@ -381,7 +423,7 @@ impl Engine {
         queue: &QueueRef,
         entries: Vec<SendEntry>,
     ) -> Result<BatchResult<SendResult>, EngineError> {
-        unimplemented!()
+        send::send_batch(&self.shared, caller, queue, entries).await
     }
     /// ReceiveMessage, long-polling up to the wait time.
     pub async fn receive_message(
@@ -390,7 +432,7 @@ impl Engine {
         queue: &QueueRef,
         request: ReceiveRequest,
     ) -> Result<Vec<ReceivedMessage>, EngineError> {
-        unimplemented!()
+        receive::receive(&self.shared, caller, queue, request).await
     }
     /// DeleteMessage.
     pub async fn delete_message(
@@ -399,7 +441,7 @@ impl Engine {
         queue: &QueueRef,
         receipt_handle: &str,
     ) -> Result<(), EngineError> {
-        unimplemented!()
+        ack::delete_one(&self.shared, caller, queue, receipt_handle).await
     }
     /// DeleteMessageBatch; successful entries are returned by Id.
     pub async fn delete_message_batch(
@@ -408,7 +450,7 @@ impl Engine {
         queue: &QueueRef,
         entries: Vec<DeleteEntry>,
     ) -> Result<BatchResult<String>, EngineError> {
-        unimplemented!()
+        ack::delete_batch(&self.shared, caller, queue, entries).await
     }
     /// ChangeMessageVisibility.
     pub async fn change_message_visibility(
@@ -418,7 +460,14 @@ impl Engine {
         receipt_handle: &str,
         visibility_timeout: i64,
     ) -> Result<(), EngineError> {
-        unimplemented!()
+        ack::change_visibility_one(
+            &self.shared,
+            caller,
+            queue,
+            receipt_handle,
+            visibility_timeout,
+        )
+        .await
     }
     /// ChangeMessageVisibilityBatch; successful entries are returned by Id.
     pub async fn change_message_visibility_batch(
@@ -427,7 +476,7 @@ impl Engine {
         queue: &QueueRef,
         entries: Vec<VisibilityEntry>,
     ) -> Result<BatchResult<String>, EngineError> {
-        unimplemented!()
+        ack::change_visibility_batch(&self.shared, caller, queue, entries).await
     }
 
     // ---- move tasks ----
@@ -439,7 +488,14 @@ impl Engine {
         destination_arn: Option<&str>,
         max_number_of_messages_per_second: Option<i64>,
     ) -> Result<String, EngineError> {
-        unimplemented!()
+        redrive::start_task(
+            &self.shared,
+            caller,
+            source_arn,
+            destination_arn,
+            max_number_of_messages_per_second,
+        )
+        .await
     }
     /// CancelMessageMoveTask; returns the number of messages moved.
     pub async fn cancel_message_move_task(
@@ -447,7 +503,7 @@ impl Engine {
         caller: &Caller,
         task_handle: &str,
     ) -> Result<u64, EngineError> {
-        unimplemented!()
+        redrive::cancel_task(&self.shared, caller, task_handle).await
     }
     /// ListMessageMoveTasks (most recent first, ≤ max_results, default 1, max 10).
     pub fn list_message_move_tasks(
@@ -456,6 +512,6 @@ impl Engine {
         source_arn: &str,
         max_results: Option<i64>,
     ) -> Result<Vec<MoveTaskInfo>, EngineError> {
-        unimplemented!()
+        redrive::list_tasks(&self.shared, caller, source_arn, max_results)
     }
 }

@@ -12,6 +12,29 @@ pub mod clock;
 pub mod config;
 pub mod error;
 
+mod ack;
+mod attributes;
+mod compaction;
+mod fifo;
+mod limits;
+mod md5;
+mod messages;
+mod policy;
+mod queue;
+mod queues;
+mod receipt;
+mod receive;
+mod redrive;
+mod registry;
+mod replay;
+mod send;
+mod shared;
+mod timers;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
 pub use api::*;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::EngineConfig;

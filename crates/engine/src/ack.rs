@@ -1,0 +1,286 @@
+//! DeleteMessage and ChangeMessageVisibility (single and batch), keyed by
+//! receipt handle. A handle from an earlier delivery never acts on a newer
+//! one: delete answers success without effect, visibility changes answer an
+//! error.
+
+use storage::{Append, Record, RecordPos};
+
+use crate::api::{BatchFailure, BatchResult, Caller, DeleteEntry, QueueRef, VisibilityEntry};
+use crate::limits::*;
+use crate::messages::NO_POS;
+use crate::queue::{Counters, QueueInner};
+use crate::receipt::Receipt;
+use crate::shared::Shared;
+use crate::{validate, EngineError};
+
+fn decode(inner: &QueueInner, queue_id: u64, handle: &str) -> Result<Receipt, EngineError> {
+    Receipt::decode(handle, queue_id, &inner.key)
+        .ok_or_else(|| EngineError::ReceiptHandleIsInvalid(handle.to_string()))
+}
+
+/// Outcome of one delete under the lock.
+enum Deleted {
+    /// Removed: a record to log and positions to release.
+    Removed(Box<Record>, Vec<RecordPos>),
+    /// Nothing to do (already gone, or a stale handle).
+    NoEffect,
+}
+
+fn delete_locked(
+    shared: &Shared,
+    queue_id: u64,
+    inner: &mut QueueInner,
+    handle: &str,
+    now: u64,
+) -> Result<Deleted, EngineError> {
+    let receipt = decode(inner, queue_id, handle)?;
+    let Some(slot) = inner.messages.slot_of(&receipt.message_id) else {
+        return Ok(Deleted::NoEffect);
+    };
+    let current = inner
+        .messages
+        .get(slot)
+        .is_some_and(|m| m.epoch == receipt.epoch);
+    if !current {
+        return Ok(Deleted::NoEffect);
+    }
+    let Some(msg) = inner.messages.remove(slot) else {
+        return Ok(Deleted::NoEffect);
+    };
+    let release = inner.release_list(&msg, now);
+    let _ = shared;
+    Ok(Deleted::Removed(
+        Box::new(Record::MessageDeleted {
+            queue_id,
+            message_id: msg.id,
+        }),
+        release,
+    ))
+}
+
+/// DeleteMessage.
+pub(crate) async fn delete_one(
+    shared: &Shared,
+    caller: &Caller,
+    queue_ref: &QueueRef,
+    handle: &str,
+) -> Result<(), EngineError> {
+    let result = delete(
+        shared,
+        caller,
+        queue_ref,
+        vec![DeleteEntry {
+            id: String::new(),
+            receipt_handle: handle.to_string(),
+        }],
+        false,
+    )
+    .await?;
+    match result.failed.into_iter().next() {
+        Some(failure) => Err(failure.error),
+        None => Ok(()),
+    }
+}
+
+/// DeleteMessageBatch.
+pub(crate) async fn delete_batch(
+    shared: &Shared,
+    caller: &Caller,
+    queue_ref: &QueueRef,
+    entries: Vec<DeleteEntry>,
+) -> Result<BatchResult<String>, EngineError> {
+    delete(shared, caller, queue_ref, entries, true).await
+}
+
+async fn delete(
+    shared: &Shared,
+    caller: &Caller,
+    queue_ref: &QueueRef,
+    entries: Vec<DeleteEntry>,
+    batch: bool,
+) -> Result<BatchResult<String>, EngineError> {
+    let queue = shared.queue(caller, queue_ref, "DeleteMessage")?;
+    if batch {
+        validate::batch_ids(
+            "DeleteMessageBatchRequestEntry",
+            entries.iter().map(|e| e.id.as_str()),
+        )?;
+    }
+    let mut successful = Vec::new();
+    let mut failed = Vec::new();
+    let mut removed = 0u64;
+    let ticket = {
+        let mut inner = queue.lock();
+        if inner.deleted {
+            return Err(EngineError::QueueDoesNotExist);
+        }
+        let now = shared.now();
+        let mut records = Vec::new();
+        let mut release = Vec::new();
+        for entry in entries {
+            match delete_locked(shared, queue.id, &mut inner, &entry.receipt_handle, now) {
+                Ok(Deleted::Removed(record, positions)) => {
+                    records.push(*record);
+                    release.extend(positions);
+                    removed += 1;
+                    successful.push(entry.id);
+                }
+                Ok(Deleted::NoEffect) => successful.push(entry.id),
+                Err(error) => failed.push(BatchFailure {
+                    id: entry.id,
+                    error,
+                }),
+            }
+        }
+        if records.is_empty() {
+            None
+        } else {
+            Some(shared.storage.submit(Append { records, release })?)
+        }
+    };
+    if let Some(ticket) = ticket {
+        ticket.wait().await?;
+    }
+    Counters::add(&queue.counters.deleted, removed);
+    Ok(BatchResult { successful, failed })
+}
+
+fn change_locked(
+    queue_id: u64,
+    inner: &mut QueueInner,
+    handle: &str,
+    timeout: Option<i64>,
+    now: u64,
+) -> Result<(Record, Option<RecordPos>, u32), EngineError> {
+    let timeout = validate::int_range(
+        "VisibilityTimeout",
+        timeout.unwrap_or(0),
+        0,
+        VISIBILITY_TIMEOUT_MAX_SECONDS,
+    )?;
+    let receipt = decode(inner, queue_id, handle)?;
+    let Some(slot) = inner.messages.slot_of(&receipt.message_id) else {
+        return Err(EngineError::MessageNotInflight);
+    };
+    let Some(msg) = inner.messages.get(slot) else {
+        return Err(EngineError::MessageNotInflight);
+    };
+    if msg.epoch != receipt.epoch {
+        return Err(EngineError::InvalidParameterValue(format!(
+            "Value {handle} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired."
+        )));
+    }
+    if !msg.in_flight() {
+        return Err(EngineError::MessageNotInflight);
+    }
+    let old_state = (msg.state_pos != NO_POS).then_some(msg.state_pos);
+    let visible_at_ms = now + timeout as u64 * 1000;
+    inner.messages.change_visibility(slot, now, visible_at_ms);
+    Ok((
+        Record::VisibilityChanged {
+            queue_id,
+            message_id: receipt.message_id,
+            visible_at_ms,
+        },
+        old_state,
+        slot,
+    ))
+}
+
+/// ChangeMessageVisibility.
+pub(crate) async fn change_visibility_one(
+    shared: &Shared,
+    caller: &Caller,
+    queue_ref: &QueueRef,
+    handle: &str,
+    timeout: i64,
+) -> Result<(), EngineError> {
+    let entry = VisibilityEntry {
+        id: String::new(),
+        receipt_handle: handle.to_string(),
+        visibility_timeout: Some(timeout),
+    };
+    let result = change_visibility(shared, caller, queue_ref, vec![entry], false).await?;
+    match result.failed.into_iter().next() {
+        Some(failure) => Err(failure.error),
+        None => Ok(()),
+    }
+}
+
+/// ChangeMessageVisibilityBatch.
+pub(crate) async fn change_visibility_batch(
+    shared: &Shared,
+    caller: &Caller,
+    queue_ref: &QueueRef,
+    entries: Vec<VisibilityEntry>,
+) -> Result<BatchResult<String>, EngineError> {
+    change_visibility(shared, caller, queue_ref, entries, true).await
+}
+
+async fn change_visibility(
+    shared: &Shared,
+    caller: &Caller,
+    queue_ref: &QueueRef,
+    entries: Vec<VisibilityEntry>,
+    batch: bool,
+) -> Result<BatchResult<String>, EngineError> {
+    let queue = shared.queue(caller, queue_ref, "ChangeMessageVisibility")?;
+    if batch {
+        validate::batch_ids(
+            "ChangeMessageVisibilityBatchRequestEntry",
+            entries.iter().map(|e| e.id.as_str()),
+        )?;
+    }
+    let mut successful = Vec::new();
+    let mut failed = Vec::new();
+    let mut became_visible = false;
+    let ticket = {
+        let mut inner = queue.lock();
+        if inner.deleted {
+            return Err(EngineError::QueueDoesNotExist);
+        }
+        let now = shared.now();
+        let mut records = Vec::new();
+        let mut release = Vec::new();
+        let mut slots = Vec::new();
+        for entry in entries {
+            match change_locked(
+                queue.id,
+                &mut inner,
+                &entry.receipt_handle,
+                entry.visibility_timeout,
+                now,
+            ) {
+                Ok((record, old, slot)) => {
+                    became_visible |= entry.visibility_timeout.unwrap_or(0) == 0;
+                    records.push(record);
+                    release.extend(old);
+                    slots.push(slot);
+                    successful.push(entry.id);
+                }
+                Err(error) => failed.push(BatchFailure {
+                    id: entry.id,
+                    error,
+                }),
+            }
+        }
+        if records.is_empty() {
+            None
+        } else {
+            let ticket = shared.storage.submit(Append { records, release })?;
+            for (slot, pos) in slots.into_iter().zip(ticket.positions.iter().copied()) {
+                if let Some(m) = inner.messages.get_mut(slot) {
+                    m.state_pos = pos;
+                }
+            }
+            Some(ticket)
+        }
+    };
+    if let Some(ticket) = ticket {
+        ticket.wait().await?;
+    }
+    if became_visible {
+        queue.notify.notify_waiters();
+    }
+    Ok(BatchResult { successful, failed })
+}

@@ -1,0 +1,228 @@
+//! FIFO bookkeeping of one queue: deduplication window, sequence numbers,
+//! ReceiveRequestAttemptId memory, and group-name interning (also used for
+//! fair-queue tenants on standard queues).
+
+use std::collections::{HashMap, VecDeque};
+
+use storage::{MessageId, RecordPos};
+
+use crate::api::ReceivedMessage;
+use crate::limits::{DEDUP_WINDOW_MS, RECEIVE_ATTEMPT_WINDOW_MS};
+
+/// Group index meaning "queue-wide dedup scope".
+pub(crate) const QUEUE_SCOPE: u32 = u32::MAX;
+
+/// One remembered deduplication id.
+#[derive(Debug, Clone)]
+pub(crate) struct DedupEntry {
+    /// The message first sent with it.
+    pub(crate) message_id: MessageId,
+    /// Its sequence number.
+    pub(crate) sequence: u64,
+    /// End of the window, epoch ms.
+    pub(crate) expires_ms: u64,
+    /// The message's record, kept live until the window ends when the
+    /// message itself is already gone (so dedup survives a restart).
+    pub(crate) held: Option<RecordPos>,
+}
+
+/// A remembered receive attempt.
+#[derive(Debug, Clone)]
+pub(crate) struct Attempt {
+    /// End of validity, epoch ms.
+    pub(crate) expires_ms: u64,
+    /// What that receive returned.
+    pub(crate) messages: Vec<ReceivedMessage>,
+}
+
+/// FIFO state of a queue.
+#[derive(Debug, Default)]
+pub(crate) struct FifoState {
+    dedup: HashMap<(u32, String), DedupEntry>,
+    dedup_order: VecDeque<(u64, u32, String)>,
+    by_message: HashMap<MessageId, (u32, String)>,
+    last_sequence: u64,
+    attempts: HashMap<String, Attempt>,
+    group_names: Vec<String>,
+    group_ids: HashMap<String, u32>,
+}
+
+impl FifoState {
+    /// Interns a group name (index + 1; 0 means "no group").
+    pub(crate) fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.group_ids.get(name) {
+            return id;
+        }
+        self.group_names.push(name.to_string());
+        let id = self.group_names.len() as u32;
+        self.group_ids.insert(name.to_string(), id);
+        id
+    }
+
+    /// Next sequence number / ordering key: time-based (`now_ms · 2^20`),
+    /// strictly increasing, so never reused after a restart.
+    pub(crate) fn next_sequence(&mut self, now_ms: u64) -> u64 {
+        let next = (now_ms << 20).max(self.last_sequence.saturating_add(1));
+        self.last_sequence = next;
+        next
+    }
+
+    /// Replay: a sequence number seen in the log.
+    pub(crate) fn saw_sequence(&mut self, sequence: u64) {
+        self.last_sequence = self.last_sequence.max(sequence);
+    }
+
+    /// Looks up a live dedup entry.
+    pub(crate) fn dedup_get(&self, scope: u32, dedup_id: &str, now_ms: u64) -> Option<&DedupEntry> {
+        self.dedup
+            .get(&(scope, dedup_id.to_string()))
+            .filter(|e| e.expires_ms > now_ms)
+    }
+
+    /// Records a dedup id for a new message.
+    pub(crate) fn dedup_insert(&mut self, scope: u32, dedup_id: String, entry: DedupEntry) {
+        self.dedup_order
+            .push_back((entry.expires_ms, scope, dedup_id.clone()));
+        self.by_message
+            .insert(entry.message_id, (scope, dedup_id.clone()));
+        self.dedup.insert((scope, dedup_id), entry);
+    }
+
+    /// A message is gone: if a live dedup entry still refers to it, the entry
+    /// takes over its record position (returns true: do not release `pos`).
+    pub(crate) fn hold_if_deduplicating(
+        &mut self,
+        message_id: &MessageId,
+        pos: RecordPos,
+        now_ms: u64,
+    ) -> bool {
+        let Some(key) = self.by_message.get(message_id) else {
+            return false;
+        };
+        match self.dedup.get_mut(key) {
+            Some(e) if e.message_id == *message_id && e.expires_ms > now_ms => {
+                e.held = Some(pos);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Drops dedup entries and attempts whose window ended; returns held
+    /// positions to release.
+    pub(crate) fn expire(&mut self, now_ms: u64) -> Vec<RecordPos> {
+        let mut release = Vec::new();
+        while let Some((expires, _, _)) = self.dedup_order.front() {
+            if *expires > now_ms {
+                break;
+            }
+            let Some((expires, scope, id)) = self.dedup_order.pop_front() else {
+                break;
+            };
+            let key = (scope, id);
+            if self
+                .dedup
+                .get(&key)
+                .is_some_and(|e| e.expires_ms == expires)
+            {
+                if let Some(e) = self.dedup.remove(&key) {
+                    self.by_message.remove(&e.message_id);
+                    release.extend(e.held);
+                }
+            }
+        }
+        if !self.attempts.is_empty() {
+            self.attempts.retain(|_, a| a.expires_ms > now_ms);
+        }
+        release
+    }
+
+    /// Every held position (queue deletion releases them).
+    pub(crate) fn held_positions(&self) -> Vec<RecordPos> {
+        self.dedup.values().filter_map(|e| e.held).collect()
+    }
+
+    /// A remembered receive attempt.
+    pub(crate) fn attempt(&self, id: &str, now_ms: u64) -> Option<&Attempt> {
+        self.attempts.get(id).filter(|a| a.expires_ms > now_ms)
+    }
+
+    /// Remembers a receive attempt.
+    pub(crate) fn remember_attempt(
+        &mut self,
+        id: String,
+        now_ms: u64,
+        messages: Vec<ReceivedMessage>,
+    ) {
+        self.attempts.insert(
+            id,
+            Attempt {
+                expires_ms: now_ms + RECEIVE_ATTEMPT_WINDOW_MS,
+                messages,
+            },
+        );
+    }
+
+    /// Forgets all receive attempts (purge).
+    pub(crate) fn forget_attempts(&mut self) {
+        self.attempts.clear();
+    }
+}
+
+/// End of the dedup window of a message sent at `sent_ms`.
+pub(crate) fn dedup_expiry(sent_ms: u64) -> u64 {
+    sent_ms + DEDUP_WINDOW_MS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequences_increase_and_follow_time() {
+        let mut f = FifoState::default();
+        let a = f.next_sequence(1000);
+        let b = f.next_sequence(1000);
+        let c = f.next_sequence(999);
+        assert!(a < b && b < c);
+        let mut g = FifoState::default();
+        g.saw_sequence(c);
+        assert!(g.next_sequence(0) > c);
+    }
+
+    #[test]
+    fn dedup_window_and_hold() {
+        let mut f = FifoState::default();
+        let pos = RecordPos {
+            segment: 1,
+            offset: 2,
+            len: 3,
+        };
+        f.dedup_insert(
+            QUEUE_SCOPE,
+            "d".into(),
+            DedupEntry {
+                message_id: [1; 16],
+                sequence: 5,
+                expires_ms: 100,
+                held: None,
+            },
+        );
+        assert!(f.dedup_get(QUEUE_SCOPE, "d", 99).is_some());
+        assert!(f.dedup_get(QUEUE_SCOPE, "d", 100).is_none());
+        assert!(f.dedup_get(1, "d", 50).is_none());
+        assert!(f.hold_if_deduplicating(&[1; 16], pos, 50));
+        assert!(!f.hold_if_deduplicating(&[2; 16], pos, 50));
+        assert!(f.expire(99).is_empty());
+        assert_eq!(f.expire(100), vec![pos]);
+        assert!(f.dedup_get(QUEUE_SCOPE, "d", 0).is_none());
+    }
+
+    #[test]
+    fn interning() {
+        let mut f = FifoState::default();
+        let a = f.intern("a");
+        assert_eq!(f.intern("a"), a);
+        assert_ne!(f.intern("b"), a);
+    }
+}

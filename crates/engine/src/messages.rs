@@ -1,0 +1,609 @@
+//! `Messages`: the compact in-memory index of one queue's stored messages.
+//!
+//! Bodies and attributes stay on disk (read back with `Storage::read`); each
+//! message costs one [`Msg`] in a slab plus an id → slot entry, an entry in
+//! the age list, and while visible an entry in a ready list (standard) or in
+//! its group's list (FIFO). Delayed and in-flight messages have one timer.
+//!
+//! State of a live message at time `now`:
+//! - `PENDING`: its append is not durable yet — never handed out;
+//! - `INFLIGHT`: received, invisible until `visible_at_ms`;
+//! - `DELAYED`: never received, invisible until `visible_at_ms`;
+//! - otherwise visible.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use storage::{MessageId, RecordPos};
+
+/// Flag: the slot holds a message.
+const LIVE: u8 = 1;
+/// Flag: the message's append is not durable yet.
+const PENDING: u8 = 2;
+/// Flag: received and not yet visible again.
+const INFLIGHT: u8 = 4;
+/// Flag: delayed (never received, not visible yet).
+const DELAYED: u8 = 8;
+
+/// A position that means "none" (frames are never empty).
+pub(crate) const NO_POS: RecordPos = RecordPos {
+    segment: 0,
+    offset: 0,
+    len: 0,
+};
+
+/// One stored message, compact.
+#[derive(Debug, Clone)]
+pub(crate) struct Msg {
+    /// Message id.
+    pub(crate) id: MessageId,
+    /// Its current MessageSent / MessageMoved record.
+    pub(crate) pos: RecordPos,
+    /// Its latest MessageReceived / VisibilityChanged record ([`NO_POS`] if none).
+    pub(crate) state_pos: RecordPos,
+    /// Ordering key: the FIFO sequence number, or a time-based counter on standard queues.
+    pub(crate) order: u64,
+    /// SentTimestamp, epoch ms.
+    pub(crate) sent_ms: u64,
+    /// Invisible until, epoch ms.
+    pub(crate) visible_at_ms: u64,
+    /// ApproximateFirstReceiveTimestamp, epoch ms (0 = never).
+    pub(crate) first_receive_ms: u64,
+    /// ApproximateReceiveCount.
+    pub(crate) receive_count: u32,
+    /// Delivery epoch.
+    pub(crate) epoch: u32,
+    /// Interned group (0 = none).
+    pub(crate) group: u32,
+    /// Slot generation (guards stale list entries).
+    gen: u32,
+    flags: u8,
+}
+
+/// What a new message starts as.
+#[derive(Debug, Clone)]
+pub(crate) struct NewMsg {
+    /// Message id.
+    pub(crate) id: MessageId,
+    /// Its record.
+    pub(crate) pos: RecordPos,
+    /// Its receive-state record, if any.
+    pub(crate) state_pos: RecordPos,
+    /// Ordering key.
+    pub(crate) order: u64,
+    /// SentTimestamp.
+    pub(crate) sent_ms: u64,
+    /// Invisible until.
+    pub(crate) visible_at_ms: u64,
+    /// First receive (0 = never).
+    pub(crate) first_receive_ms: u64,
+    /// Receive count.
+    pub(crate) receive_count: u32,
+    /// Delivery epoch.
+    pub(crate) epoch: u32,
+    /// Interned group (0 = none).
+    pub(crate) group: u32,
+}
+
+impl Msg {
+    /// Received and still invisible?
+    pub(crate) fn in_flight(&self) -> bool {
+        self.flags & INFLIGHT != 0
+    }
+    /// Delayed?
+    pub(crate) fn delayed(&self) -> bool {
+        self.flags & DELAYED != 0
+    }
+    /// Append not durable yet?
+    pub(crate) fn pending(&self) -> bool {
+        self.flags & PENDING != 0
+    }
+    /// Visible now (durable, not delayed, not in flight)?
+    pub(crate) fn available(&self) -> bool {
+        self.flags == LIVE
+    }
+}
+
+/// Counts for gauges.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Counts {
+    /// Visible (including not-yet-durable sends).
+    pub(crate) visible: u64,
+    /// In flight.
+    pub(crate) in_flight: u64,
+    /// Delayed.
+    pub(crate) delayed: u64,
+}
+
+/// The message index of one queue.
+#[derive(Debug, Default)]
+pub(crate) struct Messages {
+    fifo: bool,
+    slots: Vec<Msg>,
+    free: Vec<u32>,
+    by_id: HashMap<MessageId, u32>,
+    /// Standard: visible messages per group, oldest first; `ready_groups` rotates over non-empty ones.
+    ready: HashMap<u32, VecDeque<(u32, u32)>>,
+    ready_groups: VecDeque<u32>,
+    /// FIFO: every message of a group in order; `fifo_groups` rotates over non-empty groups.
+    groups: HashMap<u32, VecDeque<u32>>,
+    fifo_groups: VecDeque<u32>,
+    /// (due ms, slot, gen) of delayed and in-flight messages.
+    timers: BTreeSet<(u64, u32, u32)>,
+    /// Messages in arrival order, for retention.
+    by_age: VecDeque<(u32, u32)>,
+    in_flight: usize,
+    delayed: usize,
+}
+
+/// A removed message, for releasing its records.
+pub(crate) type Removed = Msg;
+
+impl Messages {
+    /// An empty index.
+    pub(crate) fn new(fifo: bool) -> Self {
+        Messages {
+            fifo,
+            ..Default::default()
+        }
+    }
+
+    /// Number of messages.
+    pub(crate) fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Messages in flight.
+    pub(crate) fn in_flight_count(&self) -> usize {
+        self.in_flight
+    }
+
+    /// Gauge counts.
+    pub(crate) fn counts(&self) -> Counts {
+        let total = self.by_id.len();
+        Counts {
+            visible: (total.saturating_sub(self.in_flight + self.delayed)) as u64,
+            in_flight: self.in_flight as u64,
+            delayed: self.delayed as u64,
+        }
+    }
+
+    /// SentTimestamp of the oldest message (approximate).
+    pub(crate) fn oldest_sent_ms(&self) -> Option<u64> {
+        self.by_age
+            .iter()
+            .take(64)
+            .filter_map(|&(slot, gen)| self.live(slot, gen))
+            .map(|m| m.sent_ms)
+            .min()
+    }
+
+    fn live(&self, slot: u32, gen: u32) -> Option<&Msg> {
+        self.slots
+            .get(slot as usize)
+            .filter(|m| m.gen == gen && m.flags & LIVE != 0)
+    }
+
+    /// Slot of a message.
+    pub(crate) fn slot_of(&self, id: &MessageId) -> Option<u32> {
+        self.by_id.get(id).copied()
+    }
+
+    /// The message in `slot`.
+    pub(crate) fn get(&self, slot: u32) -> Option<&Msg> {
+        self.slots
+            .get(slot as usize)
+            .filter(|m| m.flags & LIVE != 0)
+    }
+
+    /// The message in `slot`, mutable (callers must not touch timing fields;
+    /// use the dedicated methods for those).
+    pub(crate) fn get_mut(&mut self, slot: u32) -> Option<&mut Msg> {
+        self.slots
+            .get_mut(slot as usize)
+            .filter(|m| m.flags & LIVE != 0)
+    }
+
+    /// Iterates over live messages.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &Msg)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.flags & LIVE != 0)
+            .map(|(i, m)| (i as u32, m))
+    }
+
+    fn alloc(&mut self, new: NewMsg, flags: u8) -> u32 {
+        let msg = |gen| Msg {
+            id: new.id,
+            pos: new.pos,
+            state_pos: new.state_pos,
+            order: new.order,
+            sent_ms: new.sent_ms,
+            visible_at_ms: new.visible_at_ms,
+            first_receive_ms: new.first_receive_ms,
+            receive_count: new.receive_count,
+            epoch: new.epoch,
+            group: new.group,
+            gen,
+            flags,
+        };
+        let slot = if let Some(slot) = self.free.pop() {
+            let gen = self.slots[slot as usize].gen.wrapping_add(1);
+            self.slots[slot as usize] = msg(gen);
+            slot
+        } else {
+            self.slots.push(msg(0));
+            (self.slots.len() - 1) as u32
+        };
+        self.by_id.insert(new.id, slot);
+        slot
+    }
+
+    /// Inserts a just-sent message as PENDING (not handed out until
+    /// [`Messages::finish_pending`]). FIFO messages take their place in their
+    /// group at once, so later messages of the group wait behind them.
+    pub(crate) fn insert_pending(&mut self, new: NewMsg, now_ms: u64) -> u32 {
+        let delayed = new.visible_at_ms > now_ms;
+        let mut flags = LIVE | PENDING;
+        if delayed {
+            flags |= DELAYED;
+            self.delayed += 1;
+        }
+        let slot = self.alloc(new, flags);
+        let (gen, due, group, order) = {
+            let m = &self.slots[slot as usize];
+            (m.gen, m.visible_at_ms, m.group, m.order)
+        };
+        if delayed {
+            self.timers.insert((due, slot, gen));
+        }
+        self.by_age.push_back((slot, gen));
+        if self.fifo {
+            self.group_insert(group, slot, order);
+        }
+        slot
+    }
+
+    /// Marks a pending message durable; returns true when it is visible now.
+    pub(crate) fn finish_pending(&mut self, slot: u32, id: &MessageId) -> bool {
+        let Some(m) = self.slots.get_mut(slot as usize) else {
+            return false;
+        };
+        if m.flags & LIVE == 0 || m.id != *id || m.flags & PENDING == 0 {
+            return false;
+        }
+        m.flags &= !PENDING;
+        if m.available() {
+            let (gen, group) = (m.gen, m.group);
+            if !self.fifo {
+                self.push_ready(group, slot, gen);
+            }
+            true
+        } else {
+            false
+        }
+    }
+
+    fn group_insert(&mut self, group: u32, slot: u32, order: u64) {
+        let list = self.groups.entry(group).or_default();
+        if list.is_empty() {
+            self.fifo_groups.push_back(group);
+        }
+        let back_order = list.back().map(|&s| self.slots[s as usize].order);
+        match back_order {
+            Some(last) if last > order => {
+                let slots = &self.slots;
+                let at = list.partition_point(|&s| slots[s as usize].order <= order);
+                list.insert(at, slot);
+            }
+            _ => list.push_back(slot),
+        }
+    }
+
+    fn push_ready(&mut self, group: u32, slot: u32, gen: u32) {
+        let list = self.ready.entry(group).or_default();
+        if list.is_empty() {
+            self.ready_groups.push_back(group);
+        }
+        list.push_back((slot, gen));
+    }
+
+    /// Removes a message entirely.
+    pub(crate) fn remove(&mut self, slot: u32) -> Option<Removed> {
+        let m = self
+            .slots
+            .get(slot as usize)
+            .filter(|m| m.flags & LIVE != 0)?
+            .clone();
+        if m.flags & (INFLIGHT | DELAYED) != 0 {
+            self.timers.remove(&(m.visible_at_ms, slot, m.gen));
+        }
+        if m.in_flight() {
+            self.in_flight -= 1;
+        }
+        if m.delayed() {
+            self.delayed -= 1;
+        }
+        if self.fifo {
+            if let Some(list) = self.groups.get_mut(&m.group) {
+                if let Some(at) = list.iter().position(|&s| s == slot) {
+                    list.remove(at);
+                }
+                if list.is_empty() {
+                    self.groups.remove(&m.group);
+                    self.fifo_groups.retain(|g| *g != m.group);
+                }
+            }
+        }
+        self.by_id.remove(&m.id);
+        let entry = &mut self.slots[slot as usize];
+        entry.flags = 0;
+        entry.gen = entry.gen.wrapping_add(1);
+        self.free.push(slot);
+        Some(m)
+    }
+
+    /// Removes every message (purge, queue delete).
+    pub(crate) fn clear(&mut self) -> Vec<Removed> {
+        let removed: Vec<Removed> = self.iter().map(|(_, m)| m.clone()).collect();
+        *self = Messages::new(self.fifo);
+        removed
+    }
+
+    /// Picks up to `max` visible messages for a receive, without changing
+    /// them. Standard queues rotate over groups (fair queues); FIFO queues
+    /// take messages in group order, never past a message that is in flight
+    /// or pending, and prefer as many as possible from one group.
+    pub(crate) fn pick(&mut self, max: usize) -> Vec<u32> {
+        if self.fifo {
+            self.pick_fifo(max)
+        } else {
+            self.pick_standard(max)
+        }
+    }
+
+    fn pick_standard(&mut self, max: usize) -> Vec<u32> {
+        let mut picked = Vec::with_capacity(max);
+        let mut idle_rounds = 0;
+        while picked.len() < max && idle_rounds <= self.ready_groups.len() {
+            let Some(group) = self.ready_groups.pop_front() else {
+                break;
+            };
+            let Some(list) = self.ready.get_mut(&group) else {
+                continue;
+            };
+            let mut took = false;
+            while let Some((slot, gen)) = list.pop_front() {
+                let ok = self
+                    .slots
+                    .get(slot as usize)
+                    .is_some_and(|m| m.gen == gen && m.available());
+                if ok {
+                    picked.push(slot);
+                    took = true;
+                    break;
+                }
+            }
+            if list.is_empty() {
+                self.ready.remove(&group);
+            } else {
+                self.ready_groups.push_back(group);
+            }
+            idle_rounds = if took { 0 } else { idle_rounds + 1 };
+        }
+        picked
+    }
+
+    fn pick_fifo(&mut self, max: usize) -> Vec<u32> {
+        let mut picked = Vec::with_capacity(max);
+        let rounds = self.fifo_groups.len();
+        for _ in 0..rounds {
+            if picked.len() >= max {
+                break;
+            }
+            let Some(group) = self.fifo_groups.pop_front() else {
+                break;
+            };
+            self.fifo_groups.push_back(group);
+            let Some(list) = self.groups.get(&group) else {
+                continue;
+            };
+            for &slot in list {
+                if picked.len() >= max {
+                    break;
+                }
+                let Some(m) = self.slots.get(slot as usize) else {
+                    break;
+                };
+                if m.pending() || m.in_flight() {
+                    break; // the group is blocked behind this one
+                }
+                if m.delayed() {
+                    continue; // delayed messages do not block their group
+                }
+                picked.push(slot);
+            }
+        }
+        picked
+    }
+
+    /// Marks a picked message received: new epoch, count, deadline.
+    pub(crate) fn mark_received(
+        &mut self,
+        slot: u32,
+        now_ms: u64,
+        visible_at_ms: u64,
+    ) -> Option<&Msg> {
+        let m = self.slots.get_mut(slot as usize)?;
+        if m.flags & LIVE == 0 {
+            return None;
+        }
+        m.epoch = m.epoch.wrapping_add(1);
+        m.receive_count = m.receive_count.saturating_add(1);
+        if m.first_receive_ms == 0 {
+            m.first_receive_ms = now_ms;
+        }
+        if m.flags & INFLIGHT == 0 {
+            self.in_flight += 1;
+        } else {
+            self.timers.remove(&(m.visible_at_ms, slot, m.gen));
+        }
+        m.flags |= INFLIGHT;
+        m.visible_at_ms = visible_at_ms;
+        self.timers.insert((visible_at_ms, slot, m.gen));
+        self.slots.get(slot as usize)
+    }
+
+    /// Changes the deadline of an in-flight message (0 s makes it visible at once).
+    pub(crate) fn change_visibility(&mut self, slot: u32, now_ms: u64, visible_at_ms: u64) -> bool {
+        let Some(m) = self.slots.get_mut(slot as usize) else {
+            return false;
+        };
+        if m.flags & INFLIGHT == 0 || m.flags & LIVE == 0 {
+            return false;
+        }
+        self.timers.remove(&(m.visible_at_ms, slot, m.gen));
+        m.visible_at_ms = visible_at_ms;
+        let gen = m.gen;
+        if visible_at_ms <= now_ms {
+            self.make_visible(slot);
+        } else {
+            self.timers.insert((visible_at_ms, slot, gen));
+        }
+        true
+    }
+
+    fn make_visible(&mut self, slot: u32) {
+        let Some(m) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        if m.flags & INFLIGHT != 0 {
+            self.in_flight -= 1;
+        }
+        if m.flags & DELAYED != 0 {
+            self.delayed -= 1;
+        }
+        m.flags &= !(INFLIGHT | DELAYED);
+        let (gen, group, available) = (m.gen, m.group, m.available());
+        if available && !self.fifo {
+            self.push_ready(group, slot, gen);
+        }
+    }
+
+    /// Timers and retention at `now_ms`: delayed and in-flight messages whose
+    /// time has come become visible; messages sent before `now - retention`
+    /// are removed and returned. Returns (anything became visible, expired).
+    pub(crate) fn run_due(&mut self, now_ms: u64, retention_ms: u64) -> (bool, Vec<Removed>) {
+        let mut became_visible = false;
+        while let Some(&(due, slot, gen)) = self.timers.first() {
+            if due > now_ms {
+                break;
+            }
+            self.timers.pop_first();
+            if self.live(slot, gen).is_some() {
+                self.make_visible(slot);
+                became_visible |= self.slots[slot as usize].available();
+            }
+        }
+        let mut expired = Vec::new();
+        while let Some(&(slot, gen)) = self.by_age.front() {
+            match self.live(slot, gen) {
+                None => {
+                    self.by_age.pop_front();
+                }
+                Some(m) if m.sent_ms.saturating_add(retention_ms) <= now_ms && !m.pending() => {
+                    self.by_age.pop_front();
+                    if let Some(m) = self.remove(slot) {
+                        expired.push(m);
+                    }
+                }
+                Some(_) => break,
+            }
+        }
+        if expired.is_empty() && self.by_age.len() > 2 * self.by_id.len() + 1024 {
+            self.by_age.retain(|&(slot, gen)| {
+                self.slots
+                    .get(slot as usize)
+                    .is_some_and(|m| m.gen == gen && m.flags & LIVE != 0)
+            });
+        }
+        (became_visible, expired)
+    }
+
+    /// Is the message in `slot` past retention?
+    pub(crate) fn expired(&self, slot: u32, now_ms: u64, retention_ms: u64) -> bool {
+        self.get(slot)
+            .is_some_and(|m| m.sent_ms.saturating_add(retention_ms) <= now_ms)
+    }
+
+    // ---- replay ----
+
+    /// Replay: adds a message without building lists (see [`Messages::rebuild`]).
+    pub(crate) fn insert_raw(&mut self, new: NewMsg) -> u32 {
+        self.alloc(new, LIVE)
+    }
+
+    /// Replay: rebuilds lists, timers and counts from the messages' fields at `now_ms`.
+    pub(crate) fn rebuild(&mut self, now_ms: u64) {
+        self.ready.clear();
+        self.ready_groups.clear();
+        self.groups.clear();
+        self.fifo_groups.clear();
+        self.timers.clear();
+        self.by_age.clear();
+        self.in_flight = 0;
+        self.delayed = 0;
+        let mut live: Vec<u32> = self.iter().map(|(slot, _)| slot).collect();
+        live.sort_by_key(|&slot| self.slots[slot as usize].order);
+        let mut by_age: Vec<(u64, u32, u32)> = Vec::with_capacity(live.len());
+        for slot in live {
+            let m = &mut self.slots[slot as usize];
+            m.flags = LIVE;
+            let (gen, group, order, due) = (m.gen, m.group, m.order, m.visible_at_ms);
+            by_age.push((m.sent_ms, slot, gen));
+            if due > now_ms {
+                if m.receive_count > 0 {
+                    m.flags |= INFLIGHT;
+                    self.in_flight += 1;
+                } else {
+                    m.flags |= DELAYED;
+                    self.delayed += 1;
+                }
+                self.timers.insert((due, slot, gen));
+            } else if !self.fifo {
+                self.push_ready(group, slot, gen);
+            }
+            if self.fifo {
+                self.group_insert(group, slot, order);
+            }
+        }
+        by_age.sort_unstable();
+        self.by_age = by_age
+            .into_iter()
+            .map(|(_, slot, gen)| (slot, gen))
+            .collect();
+    }
+}
+
+impl Messages {
+    /// Puts picked-but-unused visible messages back at the front of their ready list.
+    pub(crate) fn unpick(&mut self, slots: &[u32]) {
+        if self.fifo {
+            return;
+        }
+        for &slot in slots.iter().rev() {
+            let Some(m) = self.slots.get(slot as usize) else {
+                continue;
+            };
+            if !m.available() {
+                continue;
+            }
+            let (gen, group) = (m.gen, m.group);
+            let list = self.ready.entry(group).or_default();
+            if list.is_empty() {
+                self.ready_groups.push_front(group);
+            }
+            list.push_front((slot, gen));
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! Opening the engine: rebuild every queue, message, dedup entry and move
+//! task from `Storage::replay`, releasing every record that a later one
+//! superseded or ended (so liveness after a restart equals liveness before),
+//! then apply time: expire what passed retention while the server was down.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use storage::{QueueId, Record, RecordPos, Storage, StorageError, StoredMessage};
+use tokio::sync::Notify;
+
+use crate::fifo::{dedup_expiry, DedupEntry, QUEUE_SCOPE};
+use crate::messages::{NewMsg, NO_POS};
+use crate::queue::{Queue, QueueInner};
+use crate::redrive::MoveTasks;
+use crate::registry::Registry;
+use crate::shared::Shared;
+use crate::{Clock, EngineConfig, EngineError};
+
+struct Replayer<'a> {
+    storage: &'a Storage,
+    config: &'a EngineConfig,
+    queues: HashMap<QueueId, Arc<Queue>>,
+    registry: &'a Registry,
+    tasks: MoveTasks,
+    counter: u64,
+}
+
+impl Replayer<'_> {
+    fn release(&self, old: RecordPos, by: RecordPos) {
+        if old != NO_POS {
+            self.storage.release(old, Some(by));
+        }
+    }
+
+    fn insert_message(
+        &mut self,
+        inner: &mut QueueInner,
+        fifo: bool,
+        message: &StoredMessage,
+        pos: RecordPos,
+    ) {
+        self.counter += 1;
+        let group = message
+            .group_id
+            .as_deref()
+            .map(|g| inner.fifo.intern(g))
+            .unwrap_or(0);
+        let order = match message.sequence_number {
+            Some(seq) if fifo => u64::try_from(seq).unwrap_or(u64::MAX),
+            _ => (message.sent_ms << 20) | (self.counter & 0xF_FFFF),
+        };
+        inner.fifo.saw_sequence(order);
+        if let Some(slot) = inner.messages.slot_of(&message.message_id) {
+            // A relocation (compaction) or a move back: the latest copy wins.
+            if let Some(m) = inner.messages.get_mut(slot) {
+                let (old_pos, old_state) = (m.pos, m.state_pos);
+                m.pos = pos;
+                m.state_pos = NO_POS;
+                m.visible_at_ms = message.visible_at_ms;
+                m.receive_count = message.receive_count;
+                m.first_receive_ms = message.first_receive_ms;
+                m.epoch = message.receipt_epoch;
+                self.release(old_pos, pos);
+                self.release(old_state, pos);
+            }
+        } else {
+            inner.messages.insert_raw(NewMsg {
+                id: message.message_id,
+                pos,
+                state_pos: NO_POS,
+                order,
+                sent_ms: message.sent_ms,
+                visible_at_ms: message.visible_at_ms,
+                first_receive_ms: message.first_receive_ms,
+                receive_count: message.receive_count,
+                epoch: message.receipt_epoch,
+                group,
+            });
+        }
+        if let Some(dedup_id) = &message.dedup_id {
+            let scope = if inner.settings.dedup_per_group {
+                group
+            } else {
+                QUEUE_SCOPE
+            };
+            if inner.fifo.dedup_get(scope, dedup_id, 0).is_none() {
+                inner.fifo.dedup_insert(
+                    scope,
+                    dedup_id.clone(),
+                    DedupEntry {
+                        message_id: message.message_id,
+                        sequence: order,
+                        expires_ms: dedup_expiry(message.sent_ms),
+                        held: None,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Removes a message at replay time, releasing its records (a FIFO
+    /// message's record stays live while its dedup entry needs it).
+    fn remove_message(&mut self, inner: &mut QueueInner, slot: u32, by: RecordPos, now: u64) {
+        if let Some(m) = inner.messages.remove(slot) {
+            for old in inner.release_list(&m, now) {
+                self.release(old, by);
+            }
+        }
+    }
+
+    fn apply(&mut self, pos: RecordPos, record: Record, now: u64) {
+        match record {
+            Record::QueueUpserted(meta) => {
+                self.registry.saw_id(meta.queue_id);
+                if let Some(queue) = self.queues.get(&meta.queue_id) {
+                    let mut inner = queue.lock();
+                    let old = inner.meta_pos;
+                    inner.set_meta(meta, pos);
+                    drop(inner);
+                    self.release(old, pos);
+                } else {
+                    let queue = Arc::new(Queue::new(
+                        meta,
+                        pos,
+                        &self.config.region,
+                        &self.config.receipt_handle_secret,
+                    ));
+                    self.queues.insert(queue.id, queue);
+                }
+            }
+            Record::QueueDeleted {
+                queue_id,
+                account,
+                name,
+                at_ms,
+            } => {
+                self.registry.saw_id(queue_id);
+                if let Some(queue) = self.queues.remove(&queue_id) {
+                    let mut inner = queue.lock();
+                    self.release(inner.meta_pos, pos);
+                    for m in inner.messages.clear() {
+                        self.release(m.pos, pos);
+                        self.release(m.state_pos, pos);
+                    }
+                    for held in inner.fifo.held_positions() {
+                        self.release(held, pos);
+                    }
+                }
+                self.registry.note_deleted(account, name, at_ms);
+            }
+            Record::QueuePurged { queue_id, at_ms } => {
+                if let Some(queue) = self.queues.get(&queue_id).cloned() {
+                    let mut inner = queue.lock();
+                    let slots: Vec<u32> = inner.messages.iter().map(|(slot, _)| slot).collect();
+                    for slot in slots {
+                        self.remove_message(&mut inner, slot, pos, now);
+                    }
+                    inner.last_purge_ms = Some(at_ms);
+                }
+            }
+            Record::MessageSent(message) => match self.queues.get(&message.queue_id).cloned() {
+                Some(queue) => {
+                    let mut inner = queue.lock();
+                    self.insert_message(&mut inner, queue.fifo, &message, pos);
+                }
+                None => self.storage.release(pos, None),
+            },
+            Record::MessageReceived {
+                queue_id,
+                message_id,
+                receipt_epoch,
+                visible_at_ms,
+                receive_count,
+                first_receive_ms,
+            } => {
+                let Some(queue) = self.queues.get(&queue_id).cloned() else {
+                    return self.storage.release(pos, None);
+                };
+                let mut inner = queue.lock();
+                let Some(m) = inner
+                    .messages
+                    .slot_of(&message_id)
+                    .and_then(|s| inner.messages.get_mut(s))
+                else {
+                    drop(inner);
+                    return self.storage.release(pos, None);
+                };
+                let old = m.state_pos;
+                m.state_pos = pos;
+                m.epoch = receipt_epoch;
+                m.visible_at_ms = visible_at_ms;
+                m.receive_count = receive_count;
+                m.first_receive_ms = first_receive_ms;
+                drop(inner);
+                self.release(old, pos);
+            }
+            Record::VisibilityChanged {
+                queue_id,
+                message_id,
+                visible_at_ms,
+            } => {
+                let Some(queue) = self.queues.get(&queue_id).cloned() else {
+                    return self.storage.release(pos, None);
+                };
+                let mut inner = queue.lock();
+                let Some(m) = inner
+                    .messages
+                    .slot_of(&message_id)
+                    .and_then(|s| inner.messages.get_mut(s))
+                else {
+                    drop(inner);
+                    return self.storage.release(pos, None);
+                };
+                let old = m.state_pos;
+                m.state_pos = pos;
+                m.visible_at_ms = visible_at_ms;
+                drop(inner);
+                self.release(old, pos);
+            }
+            Record::MessageDeleted {
+                queue_id,
+                message_id,
+            } => {
+                if let Some(queue) = self.queues.get(&queue_id).cloned() {
+                    let mut inner = queue.lock();
+                    if let Some(slot) = inner.messages.slot_of(&message_id) {
+                        self.remove_message(&mut inner, slot, pos, now);
+                    }
+                }
+            }
+            Record::MessageMoved {
+                from_queue,
+                message,
+                task_handle: _,
+            } => {
+                if let Some(queue) = self.queues.get(&from_queue).cloned() {
+                    let mut inner = queue.lock();
+                    if let Some(slot) = inner.messages.slot_of(&message.message_id) {
+                        self.remove_message(&mut inner, slot, pos, now);
+                    }
+                }
+                match self.queues.get(&message.queue_id).cloned() {
+                    Some(queue) => {
+                        let mut inner = queue.lock();
+                        self.insert_message(&mut inner, queue.fifo, &message, pos);
+                    }
+                    None => self.storage.release(pos, None),
+                }
+            }
+            Record::MoveTaskUpdated(state) => {
+                if let Some(old) = self.tasks.upsert(state, pos) {
+                    self.release(old, pos);
+                }
+            }
+        }
+    }
+}
+
+/// Replays `storage` and builds the engine's shared state.
+pub(crate) fn open(
+    storage: Storage,
+    clock: Arc<dyn Clock>,
+    config: EngineConfig,
+) -> Result<Shared, EngineError> {
+    let registry = Registry::default();
+    let now = clock.now_ms();
+    let (queues, tasks) = {
+        let mut replayer = Replayer {
+            storage: &storage,
+            config: &config,
+            queues: HashMap::new(),
+            registry: &registry,
+            tasks: MoveTasks::default(),
+            counter: 0,
+        };
+        storage.replay(&mut |pos, record| -> Result<(), StorageError> {
+            replayer.apply(pos, record, now);
+            Ok(())
+        })?;
+        (replayer.queues, replayer.tasks)
+    };
+    let shared = Shared {
+        storage,
+        clock,
+        config,
+        registry,
+        tasks: Mutex::new(tasks),
+        admin: tokio::sync::Mutex::new(()),
+        stopping: AtomicBool::new(false),
+        stop_notify: Notify::new(),
+    };
+    for queue in queues.into_values() {
+        {
+            let mut inner = queue.lock();
+            inner.messages.rebuild(now);
+        }
+        shared.registry.insert(queue.clone());
+        crate::timers::run_due_queue(&shared, &queue, now);
+    }
+    Ok(shared)
+}
