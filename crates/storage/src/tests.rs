@@ -6,5 +6,6 @@ mod faults;
 mod golden;
 mod index;
 mod liveness;
+mod model;
 mod recovery;
 mod support;

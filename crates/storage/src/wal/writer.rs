@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::wal::segment::Segment;
 use crate::wal::{Chunk, PendingBatch, Wal};
-use crate::{Durability, StorageError};
+use crate::{Durability, RecordPos, StorageError};
 
 /// Runs the writer until shutdown. `current` is the active segment at open.
 pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
@@ -18,6 +18,8 @@ pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
     let durability = wal.config.durability;
     let mut last_sync = Instant::now();
     let mut dirty = false;
+    let mut index_broken = false;
+    let mut deferred: Deferred = Vec::new();
     loop {
         let (chunks, batches, shutdown, sync_requested) = {
             let mut st = wal.lock_state();
@@ -25,7 +27,7 @@ pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
                 if !st.chunks.is_empty() || st.shutdown || st.sync_requested {
                     break;
                 }
-                if durability == Durability::Interval && dirty {
+                if dirty && (durability == Durability::Interval || !deferred.is_empty()) {
                     let elapsed = last_sync.elapsed();
                     if elapsed >= interval {
                         break;
@@ -57,7 +59,9 @@ pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
             let due = match durability {
                 Durability::Always => true,
                 Durability::Interval => last_sync.elapsed() >= interval,
-                Durability::Never => false,
+                // `never` still syncs (at the interval) when releases wait
+                // on it, so space can be reclaimed.
+                Durability::Never => !deferred.is_empty() && last_sync.elapsed() >= interval,
             };
             if dirty && (due || sync_requested || shutdown) {
                 current.file.sync_data().map_err(|e| current.io_err(e))?;
@@ -75,10 +79,23 @@ pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
             continue;
         }
         let acked_next = batches.last().map(|b| b.last_lsn + 1);
-        if let Err(e) = apply(&wal, batches) {
-            // The log is fine; the index is derived and will be rebuilt at
-            // the next open because its stamp will lag.
+        if index_broken {
+            batches
+                .into_iter()
+                .filter(|b| !b.release.is_empty())
+                .for_each(|b| {
+                    if let Some(first) = b.positions.first() {
+                        deferred.push((b.release, *first));
+                    }
+                });
+        } else if let Err(e) = apply(&wal, batches, &mut deferred) {
+            // The log is fine; the index is derived. Its stamp stops moving,
+            // so the next open sees it lag and rebuilds it.
+            index_broken = true;
             tracing::error!(error = %e, "index update failed; it will be rebuilt at the next open");
+        }
+        if !dirty {
+            apply_releases(&wal, &mut deferred);
         }
         wal.progress.send_modify(|p| {
             if let Some(next) = acked_next {
@@ -145,28 +162,47 @@ fn write_group(
     Ok(())
 }
 
-/// Applies durable batches to the index and their releases to liveness.
-fn apply(wal: &Wal, batches: Vec<PendingBatch>) -> Result<(), StorageError> {
+/// Releases waiting for the sync that makes their releasing append durable:
+/// (released positions, position of the releasing append's first record).
+type Deferred = Vec<(Vec<RecordPos>, RecordPos)>;
+
+/// Applies written batches to the index and queues their releases.
+fn apply(
+    wal: &Wal,
+    batches: Vec<PendingBatch>,
+    deferred: &mut Deferred,
+) -> Result<(), StorageError> {
     let mut last = None;
     let mut index_result = Ok(());
-    for b in &batches {
+    for b in batches {
         if index_result.is_ok() {
             index_result = b.records.iter().try_for_each(|r| wal.index.apply(r));
         }
         last = Some((b.last_lsn, b.last_crc));
+        if let (false, Some(first)) = (b.release.is_empty(), b.positions.first()) {
+            deferred.push((b.release, *first));
+        }
+    }
+    index_result?;
+    if let Some((lsn, crc)) = last {
+        wal.index.set_stamp(lsn, crc)?;
+    }
+    Ok(())
+}
+
+/// Marks released records dead once their releasing append is synced (in
+/// every durability mode: a reclaimed segment must never depend on an
+/// unsynced record), then collects garbage if anything died.
+fn apply_releases(wal: &Wal, deferred: &mut Deferred) {
+    if deferred.is_empty() {
+        return;
     }
     let mut released_any = false;
     {
         let mut live = wal.lock_liveness();
-        for b in batches {
-            let tomb = b
-                .records
-                .iter()
-                .zip(&b.positions)
-                .find(|(r, _)| r.is_tombstone())
-                .map(|(_, p)| *p);
-            for pos in b.release {
-                released_any |= live.release(pos, tomb);
+        for (release, by) in deferred.drain(..) {
+            for pos in release {
+                released_any |= live.release(pos, Some(by));
             }
         }
     }
@@ -175,9 +211,4 @@ fn apply(wal: &Wal, batches: Vec<PendingBatch>) -> Result<(), StorageError> {
             tracing::warn!(error = %e, "segment garbage collection failed");
         }
     }
-    index_result?;
-    if let Some((lsn, crc)) = last {
-        wal.index.set_stamp(lsn, crc)?;
-    }
-    Ok(())
 }
