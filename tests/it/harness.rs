@@ -133,6 +133,13 @@ impl TestServer {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));
+        // Hermetic: no STOWAGE_* configuration leaks in from the developer's shell (nor the
+        // test suite's own STOWAGE_BIN / STOWAGE_SKIP_PY / STOWAGE_CRASH_* switches).
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("STOWAGE_") {
+                cmd.env_remove(&key);
+            }
+        }
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");
         }
