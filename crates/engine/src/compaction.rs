@@ -28,6 +28,8 @@ pub(crate) async fn compact(shared: &Shared) -> Result<u64, EngineError> {
             ticket.wait().await?;
         }
     }
+    // Releases take effect once the releasing appends are synced.
+    shared.storage.sync().await?;
     Ok(shared.storage.collect_garbage()?)
 }
 

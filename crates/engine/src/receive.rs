@@ -61,7 +61,7 @@ pub(crate) async fn receive(
         if let Some(attempt) = attempt {
             let moved_any = !attempt.dead_lettered.is_empty();
             let messages = finish(shared, &queue, attempt).await?;
-            if !messages.is_empty() || !moved_any || tokio::time::Instant::now() >= deadline {
+            if !messages.is_empty() || !moved_any {
                 if messages.is_empty() {
                     Counters::add(&queue.counters.empty_receives, 1);
                 }

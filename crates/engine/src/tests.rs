@@ -2,6 +2,9 @@
 //! `ManualClock` (no test sleeps to wait for a timeout).
 
 mod basics;
+mod dlq;
+mod fifo;
+mod restart;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,0 +1,146 @@
+//! State survives restarts exactly: messages, receive state, timers, retention.
+
+use super::*;
+
+#[tokio::test]
+async fn messages_and_receive_state_survive_restart() {
+    let mut h = Harness::new().await;
+    let q = h.create("keep", &[("VisibilityTimeout", "600")]).await;
+    h.send(&q, "a").await;
+    h.send(&q, "b").await;
+    let entry = SendEntry {
+        body: "c".into(),
+        delay_seconds: Some(60),
+        ..Default::default()
+    };
+    h.engine.send_message(&h.caller, &q, entry).await.unwrap();
+    let got = h.receive(&q, 1).await.remove(0);
+    let deleted = h.receive(&q, 1).await.remove(0);
+    h.delete(&q, &deleted.receipt_handle).await;
+    h.restart().await;
+    assert_eq!(h.counts(&q), (0, 1, 1));
+    // The receipt handle from before the restart still works.
+    h.engine
+        .change_message_visibility(&h.caller, &q, &got.receipt_handle, 0)
+        .await
+        .unwrap();
+    let again = h.receive(&q, 10).await;
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].body, got.body);
+    assert_eq!(again[0].attributes["ApproximateReceiveCount"], "2");
+    // Stale handle after restart: no effect.
+    h.delete(&q, &got.receipt_handle).await;
+    assert_eq!(h.counts(&q), (0, 1, 1));
+    h.advance_s(60);
+    let delayed = h.receive(&q, 10).await;
+    assert_eq!(delayed.len(), 1);
+    assert_eq!(delayed[0].body, "c");
+}
+
+#[tokio::test]
+async fn visibility_expiring_while_down_is_visible_after_restart() {
+    let mut h = Harness::new().await;
+    let q = h.create("vis", &[("VisibilityTimeout", "30")]).await;
+    h.send(&q, "a").await;
+    h.receive(&q, 1).await;
+    h.advance_s(31);
+    h.restart().await;
+    assert_eq!(h.counts(&q), (1, 0, 0));
+}
+
+/// E3 across a restart: messages whose retention ended while down are gone.
+#[tokio::test]
+async fn retention_expiry_across_restart() {
+    let mut h = Harness::new().await;
+    let q = h.create("ret", &[("MessageRetentionPeriod", "60")]).await;
+    h.send(&q, "old").await;
+    h.advance_s(30);
+    h.send(&q, "young").await;
+    h.restart().await;
+    h.advance_s(40);
+    h.restart().await;
+    assert_eq!(h.counts(&q), (1, 0, 0));
+    let got = h.receive(&q, 10).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body, "young");
+}
+
+#[tokio::test]
+async fn queue_metadata_purge_and_delete_survive_restart() {
+    let mut h = Harness::new().await;
+    let q = h.create("meta", &[("DelaySeconds", "3")]).await;
+    h.engine
+        .tag_queue(&h.caller, &q, [("k".to_string(), "v".to_string())].into())
+        .await
+        .unwrap();
+    h.send(&q, "purged").await;
+    h.engine.purge_queue(&h.caller, &q).await.unwrap();
+    let gone = h.create("gone", &[]).await;
+    h.send(&gone, "x").await;
+    h.engine.delete_queue(&h.caller, &gone).await.unwrap();
+    h.restart().await;
+    assert_eq!(h.attribute(&q, "DelaySeconds"), "3");
+    assert_eq!(h.engine.list_queue_tags(&h.caller, &q).unwrap()["k"], "v");
+    assert_eq!(h.counts(&q), (0, 0, 0));
+    assert!(matches!(
+        h.engine.purge_queue(&h.caller, &q).await,
+        Err(EngineError::PurgeQueueInProgress(_))
+    ));
+    assert!(matches!(
+        h.engine.get_queue_url(&h.caller, "gone", None),
+        Err(EngineError::QueueDoesNotExist)
+    ));
+    assert!(matches!(
+        h.engine
+            .create_queue(&h.caller, "gone", BTreeMap::new(), BTreeMap::new())
+            .await,
+        Err(EngineError::QueueDeletedRecently)
+    ));
+}
+
+/// Compaction relocates live records; everything still replays the same.
+#[tokio::test]
+async fn compaction_keeps_state_and_reclaims_space() {
+    let config = StorageConfig {
+        durability: Durability::Never,
+        segment_size_bytes: 8192,
+        ..Default::default()
+    };
+    let mut h = Harness::with_storage(config).await;
+    let q = h.create("compact", &[("VisibilityTimeout", "600")]).await;
+    let keep = h.send(&q, "keeper").await;
+    let kept = h.receive(&q, 1).await.remove(0);
+    for round in 0..20 {
+        let entries = (0..10)
+            .map(|i| SendEntry {
+                id: format!("e{i}"),
+                body: format!("{round}-{i}-{}", "x".repeat(200)),
+                ..Default::default()
+            })
+            .collect();
+        h.engine
+            .send_message_batch(&h.caller, &q, entries)
+            .await
+            .unwrap();
+        for m in h.receive(&q, 10).await {
+            h.delete(&q, &m.receipt_handle).await;
+        }
+    }
+    let before = h.engine.storage().stats().disk_bytes;
+    h.engine.tick().await.unwrap();
+    let after = h.engine.storage().stats().disk_bytes;
+    assert!(
+        after < before,
+        "compaction reclaimed space: {before} → {after}"
+    );
+    h.restart().await;
+    assert_eq!(h.counts(&q), (0, 1, 0));
+    h.engine
+        .change_message_visibility(&h.caller, &q, &kept.receipt_handle, 0)
+        .await
+        .unwrap();
+    let got = h.receive(&q, 10).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].message_id, keep.message_id);
+    assert_eq!(got[0].body, "keeper");
+}
