@@ -23,6 +23,8 @@ use crate::{Lsn, StorageError};
 
 /// Deduplication window (SQS: five minutes).
 pub(crate) const DEDUP_WINDOW_MS: u64 = 300_000;
+/// sled page cache bound (its default is 1 GiB).
+const INDEX_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 const STAMP_KEY: &[u8] = b"stamp";
 const SCOPE_QUEUE: u8 = 0;
 const SCOPE_GROUP: u8 = 1;
@@ -144,6 +146,7 @@ impl Index {
     fn try_open(path: &Path) -> Result<Index, StorageError> {
         let db = sled::Config::new()
             .path(path)
+            .cache_capacity(INDEX_CACHE_BYTES)
             .flush_every_ms(Some(1000))
             .open()
             .map_err(ix)?;
