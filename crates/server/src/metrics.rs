@@ -177,7 +177,7 @@ pub fn http_in_flight(delta: f64) {
 /// Duplicates dropped by FIFO deduplication may be included or not; they are
 /// counted separately by the engine.
 pub fn record_sent_sizes(queue: &str, account: &str, sizes: impl IntoIterator<Item = usize>) {
-    sizes::record(account, queue, sizes);
+    sizes::TABLE.record(account, queue, sizes);
 }
 
 /// Publishes what recovery found when the storage was opened (call once at
@@ -206,7 +206,7 @@ fn render_snapshot(handle: &PrometheusHandle, snapshot: &snapshot::Snapshot) -> 
         .iter()
         .map(|q| (q.queue.account.as_str(), q.queue.name.as_str()))
         .collect();
-    sizes::render(&mut out, &present, Instant::now());
+    sizes::TABLE.render(&mut out, &present, Instant::now());
     out.push_str(&handle.render());
     out
 }

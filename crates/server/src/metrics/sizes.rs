@@ -54,91 +54,108 @@ impl SizeHistogram {
     }
 }
 
-static TABLE: Mutex<BTreeMap<QueueKey, SizeHistogram>> = Mutex::new(BTreeMap::new());
+/// The table of every queue's histogram. One per process ([`TABLE`]); tests
+/// make their own.
+#[derive(Debug, Default)]
+pub(crate) struct SizeTable(Mutex<BTreeMap<QueueKey, SizeHistogram>>);
 
-/// Records the sizes of messages accepted by one send call.
-pub(crate) fn record(account: &str, queue: &str, sizes: impl IntoIterator<Item = usize>) {
-    let mut table = TABLE.lock().unwrap_or_else(PoisonError::into_inner);
-    let entry = table
-        .entry((account.to_owned(), queue.to_owned()))
-        .or_default();
-    for size in sizes {
-        entry.record(u64::try_from(size).unwrap_or(u64::MAX));
+/// The process's table.
+pub(crate) static TABLE: SizeTable = SizeTable(Mutex::new(BTreeMap::new()));
+
+impl SizeTable {
+    /// Records the sizes of messages accepted by one send call.
+    pub(crate) fn record(
+        &self,
+        account: &str,
+        queue: &str,
+        sizes: impl IntoIterator<Item = usize>,
+    ) {
+        let mut table = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = table
+            .entry((account.to_owned(), queue.to_owned()))
+            .or_default();
+        for size in sizes {
+            entry.record(u64::try_from(size).unwrap_or(u64::MAX));
+        }
+    }
+
+    /// Appends the family for the queues in `present` (account, queue) to
+    /// `out`, and ages out entries of queues not present.
+    pub(crate) fn render(&self, out: &mut String, present: &HashSet<(&str, &str)>, now: Instant) {
+        let mut table = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        table.retain(|(account, queue), h| {
+            if present.contains(&(account.as_str(), queue.as_str())) {
+                h.absent_since = None;
+                return true;
+            }
+            let since = *h.absent_since.get_or_insert(now);
+            now.saturating_duration_since(since) < FORGET_AFTER
+        });
+        let mut header = false;
+        for ((account, queue), h) in table.iter() {
+            if !present.contains(&(account.as_str(), queue.as_str())) {
+                continue;
+            }
+            if !header {
+                write_help_line(
+                    out,
+                    QUEUE_SENT_SIZE,
+                    "Size of sent messages (body and attributes), bytes.",
+                );
+                write_type_line(out, QUEUE_SENT_SIZE, "histogram");
+                header = true;
+            }
+            write_histogram(out, account, queue, h);
+        }
+        if header {
+            out.push('\n');
+        }
     }
 }
 
-/// Appends the family for the queues in `present` (account, queue) to `out`,
-/// and ages out entries of queues not present.
-pub(crate) fn render(out: &mut String, present: &HashSet<(&str, &str)>, now: Instant) {
-    let mut table = TABLE.lock().unwrap_or_else(PoisonError::into_inner);
-    table.retain(|(account, queue), h| {
-        if present.contains(&(account.as_str(), queue.as_str())) {
-            h.absent_since = None;
-            return true;
-        }
-        let since = *h.absent_since.get_or_insert(now);
-        now.saturating_duration_since(since) < FORGET_AFTER
-    });
-    let mut header = false;
-    for ((account, queue), h) in table.iter() {
-        if !present.contains(&(account.as_str(), queue.as_str())) {
-            continue;
-        }
-        if !header {
-            write_help_line(
-                out,
-                QUEUE_SENT_SIZE,
-                "Size of sent messages (body and attributes), bytes.",
-            );
-            write_type_line(out, QUEUE_SENT_SIZE, "histogram");
-            header = true;
-        }
-        let labels = [
-            format!("queue=\"{}\"", sanitize_label_value(queue)),
-            format!("account=\"{}\"", sanitize_label_value(account)),
-        ];
-        let mut cumulative = 0u64;
-        for (bound, count) in SENT_SIZE_BUCKETS.iter().zip(h.counts.iter()) {
-            cumulative += count;
-            write_metric_line(
-                out,
-                QUEUE_SENT_SIZE,
-                Some("bucket"),
-                &labels,
-                Some(("le", bound)),
-                cumulative,
-                None,
-            );
-        }
+fn write_histogram(out: &mut String, account: &str, queue: &str, h: &SizeHistogram) {
+    let labels = [
+        format!("queue=\"{}\"", sanitize_label_value(queue)),
+        format!("account=\"{}\"", sanitize_label_value(account)),
+    ];
+    let mut cumulative = 0u64;
+    for (bound, count) in SENT_SIZE_BUCKETS.iter().zip(h.counts.iter()) {
+        cumulative += count;
         write_metric_line(
             out,
             QUEUE_SENT_SIZE,
             Some("bucket"),
             &labels,
-            Some(("le", "+Inf")),
-            h.count,
-            None,
-        );
-        write_metric_line::<&str, u64>(
-            out,
-            QUEUE_SENT_SIZE,
-            Some("sum"),
-            &labels,
-            None,
-            h.sum,
-            None,
-        );
-        write_metric_line::<&str, u64>(
-            out,
-            QUEUE_SENT_SIZE,
-            Some("count"),
-            &labels,
-            None,
-            h.count,
+            Some(("le", bound)),
+            cumulative,
             None,
         );
     }
-    if header {
-        out.push('\n');
-    }
+    write_metric_line(
+        out,
+        QUEUE_SENT_SIZE,
+        Some("bucket"),
+        &labels,
+        Some(("le", "+Inf")),
+        h.count,
+        None,
+    );
+    write_metric_line::<&str, u64>(
+        out,
+        QUEUE_SENT_SIZE,
+        Some("sum"),
+        &labels,
+        None,
+        h.sum,
+        None,
+    );
+    write_metric_line::<&str, u64>(
+        out,
+        QUEUE_SENT_SIZE,
+        Some("count"),
+        &labels,
+        None,
+        h.count,
+        None,
+    );
 }

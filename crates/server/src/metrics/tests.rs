@@ -96,8 +96,8 @@ fn deleted_queue_series_vanish() {
     let mut snap = Snapshot::default();
     snap.queues.push(queue("vanish-kept", 1, 1));
     snap.queues.push(queue("vanish-gone", 9, 9));
-    sizes::record("123456789012", "vanish-gone", [100, 2000]);
-    sizes::record("123456789012", "vanish-kept", [10]);
+    sizes::TABLE.record("123456789012", "vanish-gone", [100, 2000]);
+    sizes::TABLE.record("123456789012", "vanish-kept", [10]);
     let before = render_snapshot(install(), &snap);
     assert_eq!(has(&before, QUEUE_VISIBLE, "vanish-gone"), Some(9.0));
     assert_eq!(
@@ -118,11 +118,12 @@ fn deleted_queue_series_vanish() {
 #[test]
 fn sent_size_histogram_is_cumulative_and_forgets_gone_queues() {
     let name = "sizes-histogram";
-    sizes::record("123456789012", name, [10, 64, 65, 5000, 2_000_000]);
+    let table = sizes::SizeTable::default();
+    table.record("123456789012", name, [10, 64, 65, 5000, 2_000_000]);
     let present: HashSet<(&str, &str)> = [("123456789012", name)].into_iter().collect();
     let mut out = String::new();
     let now = Instant::now();
-    sizes::render(&mut out, &present, now);
+    table.render(&mut out, &present, now);
     let bucket = |le: &str| {
         sample(
             &out,
@@ -149,15 +150,15 @@ fn sent_size_histogram_is_cumulative_and_forgets_gone_queues() {
     // Absent: hidden at once, forgotten after FORGET_AFTER.
     let nobody = HashSet::new();
     let mut out = String::new();
-    sizes::render(&mut out, &nobody, now);
+    table.render(&mut out, &nobody, now);
     assert!(!out.contains(name));
-    sizes::render(
+    table.render(
         &mut out,
         &nobody,
         now + sizes::FORGET_AFTER + Duration::from_secs(1),
     );
     let mut out = String::new();
-    sizes::render(
+    table.render(
         &mut out,
         &present,
         now + sizes::FORGET_AFTER + Duration::from_secs(2),
@@ -326,8 +327,8 @@ fn every_family_has_one_type_line() {
     let mut snap = Snapshot::default();
     snap.queues.push(queue("types-a", 1, 1));
     snap.queues.push(queue("types-b", 1, 1));
-    sizes::record("123456789012", "types-a", [1]);
-    sizes::record("123456789012", "types-b", [1]);
+    sizes::TABLE.record("123456789012", "types-a", [1]);
+    sizes::TABLE.record("123456789012", "types-b", [1]);
     record_request("TypesAction", "success", 0.1);
     http_in_flight(1.0);
     http_in_flight(-1.0);
@@ -355,4 +356,92 @@ fn proc_parsers() {
         ),
         Some(1024)
     );
+}
+
+/// Through a real engine: a created queue appears with the engine's numbers,
+/// its dead-letter target is flagged, and a deleted queue's series go away.
+#[tokio::test]
+async fn render_follows_a_real_engine() {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (storage, recovered) =
+        storage::Storage::open(dir.path(), &storage::StorageConfig::default()).unwrap();
+    record_recovery(&recovered);
+    let clock = engine::ManualClock::new(1_700_000_000_000);
+    let engine = engine::Engine::open(storage, Arc::new(clock), engine::EngineConfig::default())
+        .await
+        .unwrap();
+    let caller = engine::Caller {
+        account: "210987654321".into(),
+        sender_id: "210987654321".into(),
+    };
+    let dlq = engine
+        .create_queue(&caller, "engine-dlq", BTreeMap::new(), BTreeMap::new())
+        .await
+        .unwrap();
+    let policy = format!(
+        r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":"3"}}"#,
+        engine.queue_arn(&dlq)
+    );
+    let src = engine
+        .create_queue(
+            &caller,
+            "engine-src",
+            [("RedrivePolicy".to_string(), policy)]
+                .into_iter()
+                .collect(),
+            BTreeMap::new(),
+        )
+        .await
+        .unwrap();
+    for body in ["a", "bb"] {
+        engine
+            .send_message(
+                &caller,
+                &src,
+                engine::SendEntry {
+                    body: body.into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+
+    let labels = |name: &'static str| [("queue", name), ("account", "210987654321")];
+    let text = render(&engine);
+    assert_eq!(
+        sample(&text, QUEUE_VISIBLE, &labels("engine-src")),
+        Some(2.0)
+    );
+    assert_eq!(sample(&text, QUEUE_SENT, &labels("engine-src")), Some(2.0));
+    assert_eq!(
+        sample(&text, QUEUE_IS_DEAD_LETTER, &labels("engine-dlq")),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, QUEUE_IS_DEAD_LETTER, &labels("engine-src")),
+        Some(0.0)
+    );
+    assert_eq!(sample(&text, WAL_POISONED, &[]), Some(0.0));
+    assert!(
+        sample(&text, WAL_APPENDED_BYTES, &[]).unwrap_or(0.0) > 0.0,
+        "{text}"
+    );
+
+    engine.delete_queue(&caller, &src).await.unwrap();
+    let text = render(&engine);
+    assert!(!text.contains("engine-src"), "{text}");
+    assert_eq!(
+        sample(&text, QUEUE_VISIBLE, &labels("engine-dlq")),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&text, QUEUE_IS_DEAD_LETTER, &labels("engine-dlq")),
+        Some(0.0),
+        "no queue targets it any more"
+    );
+    engine.shutdown().await.unwrap();
 }
