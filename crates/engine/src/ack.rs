@@ -240,6 +240,7 @@ async fn change_visibility(
             return Err(EngineError::QueueDoesNotExist);
         }
         let now = shared.now();
+        crate::timers::run_due_locked(shared, &queue, &mut inner, now);
         let mut records = Vec::new();
         let mut release = Vec::new();
         let mut slots = Vec::new();

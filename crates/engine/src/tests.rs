@@ -3,7 +3,9 @@
 
 mod basics;
 mod dlq;
+mod errors;
 mod fifo;
+mod model;
 mod restart;
 
 use std::collections::BTreeMap;
