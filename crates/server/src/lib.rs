@@ -1,5 +1,283 @@
 //! Stowage's SQS API over HTTP. The only crate that knows HTTP, JSON, XML,
 //! SigV4 and SQS error codes.
+//!
+//! - [`run`]: what the `stowage` binary does (start, print `listening on
+//!   ADDR`, serve until SIGTERM/SIGINT, shut down gracefully).
+//! - [`start`]: start in-process and get a [`RunningServer`] (bound address +
+//!   shutdown handle), for tests and embedders.
+//! - [`router`]: the axum router over an [`AppState`].
 
+mod actions;
 pub mod auth;
+pub mod config;
+pub mod error;
+mod handler;
+mod health;
 pub mod metrics;
+pub mod protocol;
+mod queue_url;
+mod serve;
+pub mod shutdown;
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use engine::{Engine, EngineError, SystemClock};
+use storage::StorageError;
+
+pub use config::Config;
+pub use error::SqsError;
+
+use crate::config::LimitsConfig;
+use crate::shutdown::Trigger;
+
+/// How long shutdown waits for open connections to finish their requests.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Shared state of the API handlers.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<StateInner>,
+}
+
+struct StateInner {
+    engine: Engine,
+    auth: auth::AuthConfig,
+    public_base_url: Option<String>,
+    limits: LimitsConfig,
+    /// The bound API address, for queue URLs when a request has no Host.
+    listen: String,
+    ready: AtomicBool,
+}
+
+impl AppState {
+    /// State for `engine` under `config`; `listen` is the bound API address.
+    /// Ready from the start (recovery is finished once an engine exists).
+    pub fn new(engine: Engine, config: &Config, listen: SocketAddr) -> AppState {
+        AppState {
+            inner: Arc::new(StateInner {
+                engine,
+                auth: config.auth.clone(),
+                public_base_url: config.public_base_url.clone(),
+                limits: config.limits.clone(),
+                listen: listen.to_string(),
+                ready: AtomicBool::new(true),
+            }),
+        }
+    }
+
+    /// Marks the server (not) ready for `/health/ready`.
+    pub fn set_ready(&self, ready: bool) {
+        self.inner.ready.store(ready, Ordering::Release);
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+}
+
+/// The HTTP routes: health checks, and the SQS API on every other path
+/// (`POST /`, `POST /<account>/<queue>`, `GET /?Action=…`).
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .fallback(handler::api)
+        .with_state(state)
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The data directory could not be opened or recovered.
+    #[error("cannot open data directory: {0}")]
+    Storage(#[from] StorageError),
+    /// The engine could not rebuild its state.
+    #[error("cannot start the engine: {0}")]
+    Engine(#[from] EngineError),
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A server started with [`start`].
+pub struct RunningServer {
+    addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
+    engine: Engine,
+    stop: Trigger,
+    task: tokio::task::JoinHandle<Result<(), EngineError>>,
+}
+
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer")
+            .field("addr", &self.addr)
+            .field("metrics_addr", &self.metrics_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningServer {
+    /// The bound API address (the real port when configured with port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The bound metrics address, when a separate metrics listener runs.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// The engine behind the server.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Shuts down gracefully: stop accepting, answer long polls, let
+    /// in-flight requests finish, flush the log.
+    pub async fn shutdown(self) -> Result<(), EngineError> {
+        self.stop.fire();
+        self.wait().await
+    }
+
+    /// Waits until the server has stopped (after a shutdown was requested).
+    pub async fn wait(self) -> Result<(), EngineError> {
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) => Err(EngineError::Storage(StorageError::Index(format!(
+                "server task failed: {e}"
+            )))),
+        }
+    }
+}
+
+/// Opens the data directory, recovers, starts background work, binds the API
+/// (and metrics) listener and serves in the background.
+pub async fn start(config: Config) -> Result<RunningServer, StartError> {
+    config.validate()?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| {
+        StartError::Storage(StorageError::Io {
+            path: config.data_dir.clone(),
+            source,
+        })
+    })?;
+    let (storage, recovered) = storage::Storage::open(&config.data_dir, &config.storage)?;
+    tracing::info!(
+        segments = recovered.segments,
+        records = recovered.records,
+        truncated_bytes = recovered.truncated_bytes,
+        dropped_records = recovered.dropped_records,
+        index_rebuilt = recovered.index_rebuilt,
+        duration_ms = recovered.duration_ms,
+        "recovered data directory {}",
+        config.data_dir.display()
+    );
+    metrics::record_recovery(&recovered);
+    let engine = Engine::open(storage, Arc::new(SystemClock), config.engine.clone()).await?;
+    let background = engine.spawn_background();
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen.to_string(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen.to_string(),
+        source,
+    })?;
+    let stop = Trigger::new();
+
+    let mut metrics_addr = None;
+    let mut metrics_task = None;
+    if !config.metrics.listen.is_empty() {
+        let metrics_listener = tokio::net::TcpListener::bind(&config.metrics.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.metrics.listen.clone(),
+                source,
+            })?;
+        metrics_addr = metrics_listener.local_addr().ok();
+        let stop = stop.clone();
+        let engine = engine.clone();
+        metrics_task = Some(tokio::spawn(async move {
+            if let Err(e) =
+                metrics::serve(metrics_listener, engine, async move { stop.wait().await }).await
+            {
+                tracing::error!(error = %e, "metrics listener failed");
+            }
+        }));
+    }
+
+    let state = AppState::new(engine.clone(), &config, addr);
+    // --- metrics on the API port (observability) ---
+    let mut app = router(state);
+    if config.metrics.serve_on_api_port {
+        app = app.merge(metrics::metrics_router(engine.clone()));
+    }
+
+    let task = {
+        let engine = engine.clone();
+        let stop = stop.clone();
+        let limits = config.limits.clone();
+        tokio::spawn(async move {
+            let serving = tokio::spawn(serve::serve(
+                listener,
+                app,
+                limits,
+                stop.clone(),
+                DRAIN_TIMEOUT,
+            ));
+            stop.wait().await;
+            // Long polls answer now; background work stops.
+            let first = engine.shutdown().await;
+            let _ = serving.await;
+            if let Some(t) = metrics_task {
+                let _ = t.await;
+            }
+            // Flush whatever the last requests appended.
+            let last = engine.shutdown().await;
+            background.abort();
+            tracing::info!("shut down");
+            first.and(last)
+        })
+    };
+    Ok(RunningServer {
+        addr,
+        metrics_addr,
+        engine,
+        stop,
+        task,
+    })
+}
+
+/// Runs the server as the `stowage` binary does: start, print exactly one
+/// line `listening on ADDR` to stdout, serve until SIGTERM/SIGINT, shut down.
+pub async fn run(config: Config) -> Result<(), StartError> {
+    let server = start(config).await?;
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on {}", server.addr());
+        let _ = out.flush();
+    }
+    tracing::info!(addr = %server.addr(), metrics = ?server.metrics_addr(), "listening");
+    shutdown::signal().await;
+    server.shutdown().await?;
+    Ok(())
+}

@@ -1,2 +1,118 @@
-//! The `stowage` binary.
-fn main() {}
+//! The `stowage` binary: command line → configuration layers → logging →
+//! [`server::run`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use server::config::{Config, LogFormat, Overrides, DEFAULT_CONFIG_TOML};
+
+/// Stowage: a durable message broker that speaks the Amazon SQS API.
+///
+/// Configuration layers, lowest first: built-in defaults (see
+/// `stowage print-default-config`) ← --config FILE ← environment variables
+/// STOWAGE_<KEY> / STOWAGE_<SECTION>_<KEY> (e.g. STOWAGE_LISTEN,
+/// STOWAGE_DATA_DIR, STOWAGE_STORAGE_DURABILITY, STOWAGE_METRICS_LISTEN) ←
+/// the flags below.
+///
+/// Prints `listening on ADDR` on stdout once the API is bound; logs go to
+/// stderr. SIGTERM / SIGINT shut down gracefully.
+#[derive(Debug, Parser)]
+#[command(name = "stowage", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Configuration file (TOML; same keys as the default file).
+    #[arg(long, value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
+    /// Address of the SQS API, IP:PORT (port 0 picks a free port). [default: 127.0.0.1:9324]
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Data directory (write-ahead log and index). [default: ./data]
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address of the Prometheus /metrics endpoint, IP:PORT; "" disables it. [default: 127.0.0.1:9325]
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<String>,
+    /// When sends are acknowledged: always (after fsync), interval, never. [default: always]
+    #[arg(long, value_name = "MODE")]
+    durability: Option<String>,
+    /// Log filter, e.g. info, debug, server=debug,info. [default: info]
+    #[arg(long, value_name = "FILTER")]
+    log_level: Option<String>,
+    /// Log format: human or json. [default: human]
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<String>,
+    /// Base of the queue URLs given to clients, e.g. http://sqs.internal:9324
+    /// (default: taken from each request's Host header).
+    #[arg(long, value_name = "URL")]
+    public_base_url: Option<String>,
+    /// Allow listening on a non-loopback address without credentials.
+    #[arg(long)]
+    allow_anonymous: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the server (the default).
+    Serve,
+    /// Print the built-in default configuration (commented TOML) and exit.
+    PrintDefaultConfig,
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if matches!(cli.command, Some(Command::PrintDefaultConfig)) {
+        print!("{DEFAULT_CONFIG_TOML}");
+        return ExitCode::SUCCESS;
+    }
+    let overrides = Overrides {
+        listen: cli.listen,
+        data_dir: cli.data_dir,
+        metrics_listen: cli.metrics_listen,
+        durability: cli.durability,
+        log_level: cli.log_level,
+        log_format: cli.log_format,
+        public_base_url: cli.public_base_url,
+        allow_anonymous: cli.allow_anonymous,
+    };
+    let config = match Config::load(cli.config.as_deref(), std::env::vars(), &overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("stowage: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("stowage: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(server::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("stowage: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,401 @@
+//! [`SqsError`]: the ONLY place where engine, authentication and protocol
+//! failures become SQS error codes and HTTP statuses, and where errors are
+//! rendered for each protocol (JSON `__type` + `x-amzn-query-error`, or an
+//! XML `ErrorResponse`). Every match here is exhaustive: a new engine error
+//! does not compile until it has an SQS code.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use engine::EngineError;
+
+use crate::auth::AuthError;
+use crate::protocol::{json, query, Protocol};
+
+/// An error answered to an SQS client.
+#[derive(Debug, thiserror::Error)]
+pub enum SqsError {
+    /// The engine refused or failed the call.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The request was not authenticated.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// No `Action` parameter / no `X-Amz-Target`.
+    #[error("The request must contain the parameter Action.")]
+    MissingAction,
+    /// An action name that is not one of the 23.
+    #[error("The action {0} is not valid for this endpoint.")]
+    InvalidAction(String),
+    /// A required member is missing.
+    #[error("The request must contain the parameter {0}.")]
+    MissingParameter(String),
+    /// A member has a value the protocol layer rejects (bad integer, …).
+    #[error("{0}")]
+    InvalidParameterValue(String),
+    /// A Query request with a bad percent-escape or non-UTF-8 bytes.
+    #[error("{0}")]
+    MalformedQueryString(String),
+    /// A JSON body that does not parse or has members of the wrong type.
+    #[error("{0}")]
+    Serialization(String),
+    /// A QueueUrl that cannot name a queue.
+    #[error("The address {0} is not valid for this endpoint.")]
+    InvalidAddress(String),
+    /// The request body exceeds `limits.max_request_bytes`.
+    #[error("Request body larger than the limit of {0} bytes.")]
+    RequestTooLarge(u64),
+    /// A `Content-Encoding` other than `identity`.
+    #[error("Content-Encoding {0} is not supported.")]
+    UnsupportedContentEncoding(String),
+    /// The body did not arrive within `limits.body_read_timeout_ms`.
+    #[error("The request body was not received in time.")]
+    RequestTimeout,
+    /// The body could not be read (connection error, …).
+    #[error("The request body could not be read: {0}")]
+    IncompleteBody(String),
+}
+
+/// How an error appears on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode {
+    /// Modeled shape name (JSON `__type` suffix; metrics outcome).
+    pub shape: &'static str,
+    /// Legacy Query code (XML `<Code>`, first half of `x-amzn-query-error`,
+    /// batch `Failed[].Code`).
+    pub legacy: &'static str,
+    /// HTTP status.
+    pub status: StatusCode,
+    /// `Sender` (client fault) or `Receiver` (our fault).
+    pub sender_fault: bool,
+}
+
+const fn client(shape: &'static str, legacy: &'static str, status: u16) -> ErrorCode {
+    let status = match StatusCode::from_u16(status) {
+        Ok(s) => s,
+        Err(_) => StatusCode::BAD_REQUEST,
+    };
+    ErrorCode {
+        shape,
+        legacy,
+        status,
+        sender_fault: true,
+    }
+}
+
+const INTERNAL: ErrorCode = ErrorCode {
+    shape: "InternalFailure",
+    legacy: "InternalFailure",
+    status: StatusCode::INTERNAL_SERVER_ERROR,
+    sender_fault: false,
+};
+
+/// The SQS code of an engine error.
+pub fn engine_code(e: &EngineError) -> ErrorCode {
+    match e {
+        EngineError::QueueDoesNotExist => client(
+            "QueueDoesNotExist",
+            "AWS.SimpleQueueService.NonExistentQueue",
+            400,
+        ),
+        EngineError::QueueNameExists(_) => client("QueueNameExists", "QueueAlreadyExists", 400),
+        EngineError::QueueDeletedRecently => client(
+            "QueueDeletedRecently",
+            "AWS.SimpleQueueService.QueueDeletedRecently",
+            400,
+        ),
+        EngineError::InvalidAttributeName(_) => {
+            client("InvalidAttributeName", "InvalidAttributeName", 400)
+        }
+        EngineError::InvalidAttributeValue(_) => {
+            client("InvalidAttributeValue", "InvalidAttributeValue", 400)
+        }
+        EngineError::InvalidParameterValue(_) => {
+            client("InvalidParameterValue", "InvalidParameterValue", 400)
+        }
+        EngineError::MissingParameter(_) => client("MissingParameter", "MissingParameter", 400),
+        EngineError::InvalidParameterCombination(_) => client(
+            "InvalidParameterCombination",
+            "InvalidParameterCombination",
+            400,
+        ),
+        EngineError::InvalidMessageContents(_) => {
+            client("InvalidMessageContents", "InvalidMessageContents", 400)
+        }
+        EngineError::ReceiptHandleIsInvalid(_) => {
+            client("ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid", 404)
+        }
+        EngineError::MessageNotInflight => client(
+            "MessageNotInflight",
+            "AWS.SimpleQueueService.MessageNotInflight",
+            400,
+        ),
+        EngineError::OverLimit(_) => client("OverLimit", "OverLimit", 403),
+        EngineError::PurgeQueueInProgress(_) => client(
+            "PurgeQueueInProgress",
+            "AWS.SimpleQueueService.PurgeQueueInProgress",
+            403,
+        ),
+        EngineError::TooManyEntriesInBatchRequest(_) => client(
+            "TooManyEntriesInBatchRequest",
+            "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
+            400,
+        ),
+        EngineError::EmptyBatchRequest(_) => client(
+            "EmptyBatchRequest",
+            "AWS.SimpleQueueService.EmptyBatchRequest",
+            400,
+        ),
+        EngineError::BatchEntryIdsNotDistinct(_) => client(
+            "BatchEntryIdsNotDistinct",
+            "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
+            400,
+        ),
+        EngineError::InvalidBatchEntryId(_) => client(
+            "InvalidBatchEntryId",
+            "AWS.SimpleQueueService.InvalidBatchEntryId",
+            400,
+        ),
+        EngineError::BatchRequestTooLong(_) => client(
+            "BatchRequestTooLong",
+            "AWS.SimpleQueueService.BatchRequestTooLong",
+            400,
+        ),
+        EngineError::ResourceNotFound(_) => client(
+            "ResourceNotFoundException",
+            "ResourceNotFoundException",
+            404,
+        ),
+        EngineError::UnsupportedOperation(_) => client(
+            "UnsupportedOperation",
+            "AWS.SimpleQueueService.UnsupportedOperation",
+            400,
+        ),
+        EngineError::AccessDenied(_) => client("AccessDenied", "AccessDenied", 403),
+        EngineError::Storage(_) => INTERNAL,
+    }
+}
+
+/// The SQS code of an authentication error.
+pub fn auth_code(e: &AuthError) -> ErrorCode {
+    match e {
+        AuthError::MissingAuthenticationToken => client(
+            "MissingAuthenticationToken",
+            "MissingAuthenticationToken",
+            403,
+        ),
+        AuthError::IncompleteSignature(_) => {
+            client("IncompleteSignature", "IncompleteSignature", 400)
+        }
+        AuthError::InvalidClientTokenId => {
+            client("InvalidClientTokenId", "InvalidClientTokenId", 403)
+        }
+        AuthError::SignatureDoesNotMatch => {
+            client("SignatureDoesNotMatch", "SignatureDoesNotMatch", 403)
+        }
+        AuthError::RequestExpired(_) => client("RequestExpired", "RequestExpired", 400),
+    }
+}
+
+impl SqsError {
+    /// A `MissingParameter` for member `name`.
+    pub fn missing(name: &str) -> SqsError {
+        SqsError::MissingParameter(name.to_owned())
+    }
+
+    /// The wire code, status and fault side of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            SqsError::Engine(e) => engine_code(e),
+            SqsError::Auth(e) => auth_code(e),
+            SqsError::MissingAction => client("MissingAction", "MissingAction", 400),
+            SqsError::InvalidAction(_) => client("InvalidAction", "InvalidAction", 400),
+            SqsError::MissingParameter(_) => client("MissingParameter", "MissingParameter", 400),
+            SqsError::InvalidParameterValue(_) => {
+                client("InvalidParameterValue", "InvalidParameterValue", 400)
+            }
+            SqsError::MalformedQueryString(_) => {
+                client("MalformedQueryString", "MalformedQueryString", 404)
+            }
+            SqsError::Serialization(_) => {
+                client("SerializationException", "SerializationException", 400)
+            }
+            SqsError::InvalidAddress(_) => client("InvalidAddress", "InvalidAddress", 404),
+            SqsError::RequestTooLarge(_) => {
+                client("RequestEntityTooLarge", "RequestEntityTooLarge", 413)
+            }
+            SqsError::UnsupportedContentEncoding(_) => {
+                client("UnsupportedMediaType", "UnsupportedMediaType", 415)
+            }
+            SqsError::RequestTimeout => client("RequestTimeout", "RequestTimeout", 408),
+            SqsError::IncompleteBody(_) => client("IncompleteBody", "IncompleteBody", 400),
+        }
+    }
+
+    /// The message sent to the client. Internal failures get a generic text
+    /// (details go to the log).
+    pub fn client_message(&self) -> String {
+        if self.code().sender_fault {
+            self.to_string()
+        } else {
+            "We encountered an internal error. Please try again.".into()
+        }
+    }
+
+    /// Renders the error for `protocol`, with the request id header.
+    pub fn render(&self, protocol: Protocol, request_id: &str) -> Response {
+        let code = self.code();
+        let message = self.client_message();
+        if !code.sender_fault {
+            tracing::error!(error = %self, "internal failure");
+        }
+        let mut response = match protocol {
+            Protocol::Json => {
+                let mut r = (code.status, json::encode_error(code.shape, &message)).into_response();
+                r.headers_mut().insert(
+                    axum::http::header::CONTENT_TYPE,
+                    HeaderValue::from_static(json::CONTENT_TYPE),
+                );
+                let fault = if code.sender_fault {
+                    "Sender"
+                } else {
+                    "Receiver"
+                };
+                if let Ok(v) = HeaderValue::from_str(&format!("{};{fault}", code.legacy)) {
+                    r.headers_mut().insert("x-amzn-query-error", v);
+                }
+                r
+            }
+            Protocol::Query => {
+                let body =
+                    query::encode_error(code.sender_fault, code.legacy, &message, request_id);
+                let mut r = (code.status, body).into_response();
+                r.headers_mut().insert(
+                    axum::http::header::CONTENT_TYPE,
+                    HeaderValue::from_static(query::CONTENT_TYPE),
+                );
+                r
+            }
+        };
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            response.headers_mut().insert("x-amzn-requestid", v);
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_follow_the_smithy_model() {
+        let cases: Vec<(SqsError, &str, &str, u16)> = vec![
+            (
+                EngineError::QueueDoesNotExist.into(),
+                "QueueDoesNotExist",
+                "AWS.SimpleQueueService.NonExistentQueue",
+                400,
+            ),
+            (
+                EngineError::OverLimit("x".into()).into(),
+                "OverLimit",
+                "OverLimit",
+                403,
+            ),
+            (
+                EngineError::PurgeQueueInProgress("q".into()).into(),
+                "PurgeQueueInProgress",
+                "AWS.SimpleQueueService.PurgeQueueInProgress",
+                403,
+            ),
+            (
+                EngineError::ReceiptHandleIsInvalid("h".into()).into(),
+                "ReceiptHandleIsInvalid",
+                "ReceiptHandleIsInvalid",
+                404,
+            ),
+            (
+                EngineError::ResourceNotFound("t".into()).into(),
+                "ResourceNotFoundException",
+                "ResourceNotFoundException",
+                404,
+            ),
+            (
+                EngineError::QueueNameExists("x".into()).into(),
+                "QueueNameExists",
+                "QueueAlreadyExists",
+                400,
+            ),
+            (
+                EngineError::Storage(storage::StorageError::Poisoned("disk".into())).into(),
+                "InternalFailure",
+                "InternalFailure",
+                500,
+            ),
+            (
+                AuthError::SignatureDoesNotMatch.into(),
+                "SignatureDoesNotMatch",
+                "SignatureDoesNotMatch",
+                403,
+            ),
+            (
+                AuthError::MissingAuthenticationToken.into(),
+                "MissingAuthenticationToken",
+                "MissingAuthenticationToken",
+                403,
+            ),
+            (
+                SqsError::MalformedQueryString("x".into()),
+                "MalformedQueryString",
+                "MalformedQueryString",
+                404,
+            ),
+            (
+                SqsError::InvalidAction("X".into()),
+                "InvalidAction",
+                "InvalidAction",
+                400,
+            ),
+        ];
+        for (err, shape, legacy, status) in cases {
+            let code = err.code();
+            assert_eq!(
+                (code.shape, code.legacy, code.status.as_u16()),
+                (shape, legacy, status),
+                "{err:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn json_errors_carry_type_and_query_error_header() {
+        let r = SqsError::from(EngineError::QueueDoesNotExist).render(Protocol::Json, "rid-1");
+        assert_eq!(r.status(), 400);
+        assert_eq!(
+            r.headers()["x-amzn-query-error"],
+            "AWS.SimpleQueueService.NonExistentQueue;Sender"
+        );
+        assert_eq!(r.headers()["x-amzn-requestid"], "rid-1");
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["__type"], "com.amazonaws.sqs#QueueDoesNotExist");
+        assert_eq!(v["message"], "The specified queue does not exist.");
+    }
+
+    #[tokio::test]
+    async fn internal_errors_hide_details_and_blame_the_receiver() {
+        let err = SqsError::from(EngineError::Storage(storage::StorageError::Poisoned(
+            "secret path".into(),
+        )));
+        let r = err.render(Protocol::Query, "rid-2");
+        assert_eq!(r.status(), 500);
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            text.contains("<Type>Receiver</Type><Code>InternalFailure</Code>"),
+            "{text}"
+        );
+        assert!(!text.contains("secret path"));
+        assert!(text.contains("<RequestId>rid-2</RequestId>"));
+    }
+}

@@ -1,0 +1,214 @@
+//! The API handler: one request from bytes to response. Reads the body
+//! (size cap, deadline), detects the protocol, authenticates, decodes the
+//! parameters, runs the action and renders the answer or the error — with a
+//! request id, a tracing span and one metrics record per request.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use tracing::Instrument;
+
+use crate::actions::{self, Ctx};
+use crate::error::SqsError;
+use crate::protocol::{self, json, query, Action, Detected, Out, Params, Protocol};
+use crate::queue_url::{self, UrlBase};
+use crate::AppState;
+
+/// Label used in metrics when the action is unknown.
+const UNKNOWN_ACTION: &str = "Unknown";
+
+/// Decrements the in-flight gauge when the request ends (or is dropped).
+struct InFlight;
+
+impl InFlight {
+    fn start() -> InFlight {
+        crate::metrics::http_in_flight(1.0);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        crate::metrics::http_in_flight(-1.0);
+    }
+}
+
+/// Serves every API request (any path, any method except the health and
+/// metrics routes).
+pub(crate) async fn api(State(state): State<AppState>, request: Request) -> Response {
+    let _in_flight = InFlight::start();
+    let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        action = tracing::field::Empty,
+        queue = tracing::field::Empty,
+        account = tracing::field::Empty,
+    );
+    async move {
+        let (protocol, action, result) = handle(&state, request).await;
+        let outcome = match &result {
+            Ok(_) => "success",
+            Err(e) => e.code().shape,
+        };
+        crate::metrics::record_request(
+            action.map_or(UNKNOWN_ACTION, Action::as_str),
+            outcome,
+            started.elapsed().as_secs_f64(),
+        );
+        match result {
+            Ok(out) => {
+                tracing::debug!(status = 200, "done");
+                render(protocol, action, &out, &request_id)
+            }
+            Err(e) => {
+                let code = e.code();
+                tracing::info!(
+                    status = code.status.as_u16(),
+                    code = code.shape,
+                    "error: {e}"
+                );
+                e.render(protocol, &request_id)
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+fn render(protocol: Protocol, action: Option<Action>, out: &Out, request_id: &str) -> Response {
+    let (content_type, body) = match (protocol, action) {
+        (Protocol::Query, Some(action)) => {
+            (query::CONTENT_TYPE, query::encode(action, out, request_id))
+        }
+        _ => (json::CONTENT_TYPE, json::encode(out)),
+    };
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-requestid", v);
+    }
+    response
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+async fn read_body(state: &AppState, body: Body) -> Result<Bytes, SqsError> {
+    let limits = &state.inner.limits;
+    let limit = usize::try_from(limits.max_request_bytes).unwrap_or(usize::MAX);
+    let deadline = Duration::from_millis(limits.body_read_timeout_ms);
+    match tokio::time::timeout(deadline, Limited::new(body, limit).collect()).await {
+        Err(_) => Err(SqsError::RequestTimeout),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(SqsError::RequestTooLarge(limits.max_request_bytes))
+        }
+        Ok(Err(e)) => Err(SqsError::IncompleteBody(e.to_string())),
+    }
+}
+
+/// Everything up to the action's result; the protocol is known first so that
+/// even the earliest errors are answered in the client's protocol.
+async fn handle(
+    state: &AppState,
+    request: Request,
+) -> (Protocol, Option<Action>, Result<Out, SqsError>) {
+    let (parts, body) = request.into_parts();
+    let detected = protocol::detect(&parts.headers);
+    let protocol = match detected {
+        Detected::Json(_) => Protocol::Json,
+        Detected::Query => Protocol::Query,
+    };
+    let mut action = None;
+    let result = async {
+        if let Some(encoding) = parts.headers.get(header::CONTENT_ENCODING) {
+            let encoding = encoding.to_str().unwrap_or("?").trim();
+            if !encoding.is_empty() && !encoding.eq_ignore_ascii_case("identity") {
+                return Err(SqsError::UnsupportedContentEncoding(encoding.to_owned()));
+            }
+        }
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > state.inner.limits.max_request_bytes) {
+            return Err(SqsError::RequestTooLarge(
+                state.inner.limits.max_request_bytes,
+            ));
+        }
+        let body = read_body(state, body).await?;
+
+        // Query parameters come from the URI query string and the form body.
+        let query_tree = match detected {
+            Detected::Query => {
+                let mut pairs =
+                    query::parse_pairs(parts.uri.query().unwrap_or_default().as_bytes())?;
+                pairs.extend(query::parse_pairs(&body)?);
+                Some(query::tree(pairs))
+            }
+            Detected::Json(_) => None,
+        };
+        let name = match (&detected, &query_tree) {
+            (Detected::Json(name), _) => name.clone(),
+            (Detected::Query, Some(tree)) => match tree.get("Action") {
+                Some(protocol::query::Node::Leaf(a)) => Some(a.clone()),
+                _ => None,
+            },
+            (Detected::Query, None) => None,
+        };
+        let parsed: Action = match name {
+            None => return Err(SqsError::MissingAction),
+            Some(n) if n.is_empty() => return Err(SqsError::MissingAction),
+            Some(n) => n.parse().map_err(|_| SqsError::InvalidAction(n))?,
+        };
+        action = Some(parsed);
+        tracing::Span::current().record("action", parsed.as_str());
+
+        let principal = crate::auth::verify(
+            &state.inner.auth,
+            parts.method.as_str(),
+            &parts.uri,
+            &parts.headers,
+            &body,
+            now_ms(),
+        )?;
+        tracing::Span::current().record("account", principal.account_id.as_str());
+        let ctx = Ctx {
+            engine: &state.inner.engine,
+            caller: engine::Caller {
+                account: principal.account_id,
+                sender_id: principal.access_key_id,
+            },
+            base: UrlBase::for_request(
+                state.inner.public_base_url.as_deref(),
+                &parts.headers,
+                &parts.uri,
+                &state.inner.listen,
+            ),
+            path_queue_url: match protocol {
+                Protocol::Query => queue_url::from_path(parts.uri.path()),
+                Protocol::Json => None,
+            },
+        };
+        match &query_tree {
+            Some(tree) => actions::dispatch(&ctx, parsed, Params::Query(tree)).await,
+            None => {
+                let map = json::decode(&body)?;
+                actions::dispatch(&ctx, parsed, Params::Json(&map)).await
+            }
+        }
+    }
+    .await;
+    (protocol, action, result)
+}
