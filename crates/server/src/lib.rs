@@ -18,6 +18,8 @@ pub mod protocol;
 mod queue_url;
 mod serve;
 pub mod shutdown;
+#[cfg(test)]
+mod tests;
 
 use std::io::Write as _;
 use std::net::SocketAddr;

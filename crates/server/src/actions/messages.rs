@@ -55,12 +55,7 @@ pub(super) async fn send_message(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, Sq
     let size = message_size(&entry);
     let result = ctx.engine.send_message(&ctx.caller, &queue, entry).await?;
     crate::metrics::record_sent_sizes(&queue.name, &queue.account, [size]);
-    let mut out = send_result(result);
-    if let Out::Struct(members) = &mut out {
-        // SendMessage has no Id member; only batch entries do.
-        members.retain(|m| m.json != "Id");
-    }
-    Ok(out)
+    Ok(send_result(result))
 }
 
 pub(super) async fn send_message_batch(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> {

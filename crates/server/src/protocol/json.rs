@@ -20,10 +20,28 @@ pub(crate) fn decode(body: &[u8]) -> Result<Map<String, Value>, SqsError> {
         Ok(_) => Err(SqsError::Serialization(
             "The request body must be a JSON object.".into(),
         )),
+        // A `\uD800`-style escape is well-formed JSON naming a character SQS
+        // does not allow in messages: answer as SQS does for such bodies.
+        Err(_) if has_surrogate_escape(body) => Err(SqsError::Engine(
+            engine::EngineError::InvalidMessageContents(
+                "Invalid characters found. The request contains a lone surrogate.".into(),
+            ),
+        )),
         Err(e) => Err(SqsError::Serialization(format!(
             "Malformed JSON request body: {e}"
         ))),
     }
+}
+
+/// True when `body` contains a `\uD800`–`\uDFFF` escape (serde_json rejects
+/// unpaired ones; SQS calls such a body InvalidMessageContents).
+fn has_surrogate_escape(body: &[u8]) -> bool {
+    body.windows(4).any(|w| {
+        w[0] == b'\\'
+            && w[1] == b'u'
+            && (w[2] == b'd' || w[2] == b'D')
+            && matches!(w[3], b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
+    })
 }
 
 /// Encodes a successful response body.
