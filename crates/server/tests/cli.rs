@@ -1,6 +1,9 @@
 //! The `stowage` binary: prints `listening on ADDR`, serves, exits 0 on
 //! SIGTERM; configuration errors name the key and exit non-zero.
 
+// Helpers of this test binary panic like the tests they serve.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
