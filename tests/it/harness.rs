@@ -123,6 +123,11 @@ impl TestServer {
         self.starts += 1;
         let log = std::fs::File::create(self.log_path(self.starts)).expect("create log file");
         let mut cmd = Command::new(&bin);
+        // No separate metrics listener unless a test asks for one: its default fixed port
+        // would collide between parallel test servers.
+        if !self.opts.extra_args.iter().any(|a| a.starts_with("--metrics-listen")) {
+            cmd.arg("--metrics-listen").arg("");
+        }
         cmd.arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--data-dir")
