@@ -12,6 +12,11 @@ use crate::wal::segment::Segment;
 use crate::wal::{Chunk, PendingBatch, Wal};
 use crate::{Durability, RecordPos, StorageError};
 
+/// Histogram: fsync latency, seconds (name shared with the server's exporter).
+const FSYNC_SECONDS: &str = "stowage_wal_fsync_seconds";
+/// Histogram: records per group commit.
+const GROUP_COMMIT_RECORDS: &str = "stowage_wal_group_commit_records";
+
 /// Runs the writer until shutdown. `current` is the active segment at open.
 pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
     let interval = Duration::from_millis(wal.config.fsync_interval_ms.max(1));
@@ -64,8 +69,7 @@ pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
                 Durability::Never => !deferred.is_empty() && last_sync.elapsed() >= interval,
             };
             if dirty && (due || sync_requested || shutdown) {
-                current.file.sync_data().map_err(|e| current.io_err(e))?;
-                wal.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
+                sync_segment(&wal, &current)?;
                 dirty = false;
                 last_sync = Instant::now();
             }
@@ -79,6 +83,10 @@ pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
             continue;
         }
         let acked_next = batches.last().map(|b| b.last_lsn + 1);
+        let group_records: usize = batches.iter().map(|b| b.positions.len()).sum();
+        if group_records > 0 {
+            metrics::histogram!(GROUP_COMMIT_RECORDS).record(group_records as f64);
+        }
         if index_broken {
             batches
                 .into_iter()
@@ -115,6 +123,15 @@ pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
     wal.progress.send_modify(|p| p.closed = true);
 }
 
+/// `fdatasync` of a segment, counted and timed.
+fn sync_segment(wal: &Wal, seg: &Segment) -> Result<(), StorageError> {
+    let start = Instant::now();
+    seg.file.sync_data().map_err(|e| seg.io_err(e))?;
+    metrics::histogram!(FSYNC_SECONDS).record(start.elapsed().as_secs_f64());
+    wal.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
 fn poison(wal: &Wal, e: &StorageError) {
     let reason = e.to_string();
     tracing::error!(error = %reason, "write-ahead log poisoned: refusing every further append");
@@ -133,8 +150,7 @@ fn write_group(
             // Seal the old segment: it must be complete on disk before any
             // record lands in a newer one (whatever the durability mode).
             if *dirty {
-                current.file.sync_data().map_err(|e| current.io_err(e))?;
-                wal.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
+                sync_segment(wal, current)?;
                 *dirty = false;
             }
             let seg = Arc::new(Segment::create(wal.fs.as_ref(), &wal.dir, chunk.segment)?);
