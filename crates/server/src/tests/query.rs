@@ -182,3 +182,128 @@ async fn batches_and_attributes_over_query() {
     let r = t.form("/", "Action=ListQueues&QueueNamePrefix=q").await;
     assert!(r.text().contains("<ListQueuesResult><QueueUrl>http://localhost:9324/000000000000/qb</QueueUrl></ListQueuesResult>"), "{}", r.text());
 }
+
+/// The remaining actions over Query, with their flattened list names.
+#[tokio::test]
+async fn every_other_action_over_query() {
+    let t = TestApp::new().await;
+    let ok = |r: &super::Reply| assert_eq!(r.status, 200, "{}", r.text());
+    let q = "/000000000000/all";
+    ok(&t.form("/", "Action=CreateQueue&QueueName=all").await);
+    ok(&t.form("/", "Action=CreateQueue&QueueName=all-dlq").await);
+
+    ok(&t
+        .form(
+            q,
+            "Action=TagQueue&Tag.1.Key=a&Tag.1.Value=1&Tag.2.Key=b&Tag.2.Value=2",
+        )
+        .await);
+    ok(&t.form(q, "Action=UntagQueue&TagKey.1=a").await);
+    let r = t.form(q, "Action=ListQueueTags").await;
+    assert!(
+        r.text().contains(
+            "<ListQueueTagsResult><Tag><Key>b</Key><Value>2</Value></Tag></ListQueueTagsResult>"
+        ),
+        "{}",
+        r.text()
+    );
+
+    ok(&t
+        .form(q, "Action=AddPermission&Label=p&AWSAccountId.1=111111111111&ActionName.1=SendMessage&ActionName.2=ReceiveMessage")
+        .await);
+    let r = t
+        .form(q, "Action=GetQueueAttributes&AttributeName.1=Policy")
+        .await;
+    assert!(r.text().contains("111111111111"), "{}", r.text());
+    ok(&t.form(q, "Action=RemovePermission&Label=p").await);
+
+    let policy = enc(
+        r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:all-dlq","maxReceiveCount":2}"#,
+    );
+    ok(&t
+        .form(q, &format!("Action=SetQueueAttributes&Attribute.1.Name=RedrivePolicy&Attribute.1.Value={policy}"))
+        .await);
+    let r = t
+        .form("/000000000000/all-dlq", "Action=ListDeadLetterSourceQueues")
+        .await;
+    assert!(r.text().contains("<ListDeadLetterSourceQueuesResult><QueueUrl>http://localhost:9324/000000000000/all</QueueUrl>"), "{}", r.text());
+
+    ok(&t
+        .form(q, "Action=SendMessageBatch&SendMessageBatchRequestEntry.1.Id=a&SendMessageBatchRequestEntry.1.MessageBody=1&SendMessageBatchRequestEntry.2.Id=b&SendMessageBatchRequestEntry.2.MessageBody=2")
+        .await);
+    let r = t
+        .form(q, "Action=ReceiveMessage&MaxNumberOfMessages=10")
+        .await;
+    let xml = r.text();
+    let handles: Vec<String> = xml
+        .split("<ReceiptHandle>")
+        .skip(1)
+        .filter_map(|s| s.split("</ReceiptHandle>").next())
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(handles.len(), 2, "{xml}");
+    let r = t
+        .form(
+            q,
+            &format!(
+                "Action=ChangeMessageVisibilityBatch&ChangeMessageVisibilityBatchRequestEntry.1.Id=x&ChangeMessageVisibilityBatchRequestEntry.1.ReceiptHandle={}&ChangeMessageVisibilityBatchRequestEntry.1.VisibilityTimeout=60",
+                enc(&handles[0])
+            ),
+        )
+        .await;
+    assert!(r.text().contains("<ChangeMessageVisibilityBatchResultEntry><Id>x</Id></ChangeMessageVisibilityBatchResultEntry>"), "{}", r.text());
+    ok(&t
+        .form(
+            q,
+            &format!(
+                "Action=ChangeMessageVisibility&ReceiptHandle={}&VisibilityTimeout=60",
+                enc(&handles[1])
+            ),
+        )
+        .await);
+    let r = t
+        .form(
+            q,
+            &format!(
+                "Action=DeleteMessageBatch&DeleteMessageBatchRequestEntry.1.Id=x&DeleteMessageBatchRequestEntry.1.ReceiptHandle={}&DeleteMessageBatchRequestEntry.2.Id=y&DeleteMessageBatchRequestEntry.2.ReceiptHandle={}",
+                enc(&handles[0]),
+                enc(&handles[1])
+            ),
+        )
+        .await;
+    assert!(r.text().contains("<DeleteMessageBatchResultEntry><Id>x</Id></DeleteMessageBatchResultEntry><DeleteMessageBatchResultEntry><Id>y</Id>"), "{}", r.text());
+
+    let dlq_arn = "arn:aws:sqs:us-east-1:000000000000:all-dlq";
+    let r = t
+        .form(
+            "/",
+            &format!("Action=StartMessageMoveTask&SourceArn={}", enc(dlq_arn)),
+        )
+        .await;
+    ok(&r);
+    assert!(r.text().contains("<TaskHandle>"), "{}", r.text());
+    let r = t
+        .form(
+            "/",
+            &format!(
+                "Action=ListMessageMoveTasks&SourceArn={}&MaxResults=10",
+                enc(dlq_arn)
+            ),
+        )
+        .await;
+    assert!(
+        r.text().contains("<ListMessageMoveTasksResultEntry>"),
+        "{}",
+        r.text()
+    );
+    let r = t
+        .form("/", "Action=CancelMessageMoveTask&TaskHandle=nope")
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert!(r.text().contains("<Code>ResourceNotFoundException</Code>"));
+
+    ok(&t.form(q, "Action=PurgeQueue").await);
+    ok(&t.form(q, "Action=DeleteQueue").await);
+    let r = t.form("/", "Action=ListQueues").await;
+    assert!(!r.text().contains("/000000000000/all<"), "{}", r.text());
+}
