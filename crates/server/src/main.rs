@@ -76,6 +76,8 @@ fn init_tracing(config: &Config) {
 }
 
 fn main() -> ExitCode {
+    // First: fixes the start time behind the uptime gauge and installs the recorder.
+    server::metrics::install();
     let cli = Cli::parse();
     if matches!(cli.command, Some(Command::PrintDefaultConfig)) {
         print!("{DEFAULT_CONFIG_TOML}");
