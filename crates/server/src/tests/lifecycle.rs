@@ -117,3 +117,40 @@ async fn slow_headers_are_cut_off_and_oversized_bodies_refused_before_reading() 
     assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn slow_bodies_time_out_and_the_connection_cap_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.limits.body_read_timeout_ms = 300;
+    config.limits.max_connections = 1;
+    let server = crate::start(config).await.unwrap();
+    let addr = server.addr();
+
+    // Announces 10 bytes, sends 2: 408 after the body deadline.
+    let started = Instant::now();
+    let reply = raw(
+        addr,
+        b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: AmazonSQS.ListQueues\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: 10\r\n\r\n{}",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // One connection open: a second one is not served until the first closes.
+    let first = TcpStream::connect(addr).await.unwrap();
+    let second =
+        tokio::spawn(
+            async move { raw(addr, &post("ListQueues", "{}"), Duration::from_secs(10)).await },
+        );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !second.is_finished(),
+        "second connection served despite the cap"
+    );
+    drop(first);
+    let reply = second.await.unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    server.shutdown().await.unwrap();
+}
