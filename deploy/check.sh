@@ -98,4 +98,18 @@ print(f"  SUCCESS: {len(exprs)} dashboard queries use {len(used)} exported metri
 PY
 promtool check rules "$tmp/dashboard_rules.yml" >/dev/null
 echo "  SUCCESS: every dashboard query parses (promtool)"
+echo "== systemd unit"
+if command -v systemd-analyze >/dev/null 2>&1; then
+  # verify wants ExecStart's binary to exist: check a copy pointing at true(1).
+  sed "s#/usr/local/bin/stowage#$(command -v true)#" "$here/stowage.service" >"$tmp/stowage.service"
+  # Only complaints about the unit itself fail the check (not the host's own units).
+  out="$(cd "$tmp" && systemd-analyze verify "$tmp/stowage.service" 2>&1 | grep 'stowage.service' || true)"
+  if [[ -n "$out" ]]; then
+    echo "$out" >&2
+    exit 1
+  fi
+  echo "  SUCCESS: systemd-analyze verify stowage.service"
+else
+  echo "  SKIPPED: systemd-analyze not installed"
+fi
 echo "deploy/check.sh: all checks passed"
