@@ -125,7 +125,12 @@ impl TestServer {
         let mut cmd = Command::new(&bin);
         // No separate metrics listener unless a test asks for one: its default fixed port
         // would collide between parallel test servers.
-        if !self.opts.extra_args.iter().any(|a| a.starts_with("--metrics-listen")) {
+        if !self
+            .opts
+            .extra_args
+            .iter()
+            .any(|a| a.starts_with("--metrics-listen"))
+        {
             cmd.arg("--metrics-listen").arg("");
         }
         cmd.arg("--listen")

@@ -134,3 +134,85 @@ async fn several_waiters_each_get_a_message() {
         "waiters slept through the sends"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_second_long_poll_completes() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = create_queue(&client, "poll-20").await;
+    let t = Instant::now();
+    let out = client
+        .receive_message()
+        .queue_url(&url)
+        .wait_time_seconds(20)
+        .send()
+        .await
+        .expect("a 20 s long poll must not be cut by a server timeout");
+    assert!(out.messages().is_empty());
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_secs(19) && waited < Duration::from_secs(30),
+        "an empty 20 s long poll returned after {waited:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_consumers_get_each_message_once() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = create_queue_with(&client, "many", &[(A::VisibilityTimeout, "600")]).await;
+    let total = 300;
+    for chunk in 0..total / 10 {
+        let entries = (0..10)
+            .map(|i| {
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(format!("e{i}"))
+                    .message_body(format!("m{}", chunk * 10 + i))
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        client
+            .send_message_batch()
+            .queue_url(&url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut consumers = Vec::new();
+    for _ in 0..6 {
+        let c = client.clone();
+        let u = url.clone();
+        consumers.push(tokio::spawn(async move {
+            let mut bodies = Vec::new();
+            let mut empty = 0;
+            while empty < 2 {
+                let got = c
+                    .receive_message()
+                    .queue_url(&u)
+                    .max_number_of_messages(10)
+                    .wait_time_seconds(1)
+                    .send()
+                    .await
+                    .unwrap();
+                if got.messages().is_empty() {
+                    empty += 1;
+                }
+                bodies.extend(got.messages().iter().map(|m| m.body().unwrap().to_string()));
+            }
+            bodies
+        }));
+    }
+    let mut all = Vec::new();
+    for c in consumers {
+        all.extend(c.await.unwrap());
+    }
+    let unique: std::collections::HashSet<_> = all.iter().cloned().collect();
+    assert_eq!(unique.len(), total, "some messages were never delivered");
+    assert_eq!(
+        all.len(),
+        total,
+        "some messages were delivered twice while in flight"
+    );
+}

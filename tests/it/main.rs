@@ -10,6 +10,7 @@
     reason = "test code: a panic is the failure report"
 )]
 
+mod auth;
 mod aws_cli;
 mod batches;
 mod common;

@@ -233,3 +233,192 @@ async fn sigterm_answers_a_waiting_long_poll() {
         .await
         .is_empty());
 }
+
+#[tokio::test]
+async fn receive_state_survives_restart() {
+    let mut server = TestServer::start(ServerOptions::durable());
+    let client = server.client();
+    let dlq = create_queue(&client, "state-dlq").await;
+    let dlq_arn = queue_arn(&client, &dlq).await;
+    let policy =
+        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2}).to_string();
+    let url = create_queue_with(&client, "state", &[(A::RedrivePolicy, policy.as_str())]).await;
+    for body in ["kept-in-flight", "counted"] {
+        client
+            .send_message()
+            .queue_url(&url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+    let delayed = create_queue(&client, "state-delayed").await;
+    client
+        .send_message()
+        .queue_url(&delayed)
+        .message_body("later")
+        .delay_seconds(3)
+        .send()
+        .await
+        .unwrap();
+    // One receive of both: one stays in flight for 10 minutes, the other comes back at once.
+    let got = client
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(10)
+        .visibility_timeout(600)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.messages().len(), 2);
+    let in_flight = got
+        .messages()
+        .iter()
+        .find(|m| m.body() == Some("kept-in-flight"))
+        .unwrap()
+        .clone();
+    let counted = got
+        .messages()
+        .iter()
+        .find(|m| m.body() == Some("counted"))
+        .unwrap()
+        .clone();
+    client
+        .change_message_visibility()
+        .queue_url(&url)
+        .receipt_handle(counted.receipt_handle().unwrap())
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap();
+
+    let status = server.terminate();
+    assert!(status.success());
+    server.restart();
+    let client = server.client();
+    let url = server.queue_url("state");
+
+    // The receipt handle from before the restart still works.
+    client
+        .delete_message()
+        .queue_url(&url)
+        .receipt_handle(in_flight.receipt_handle().unwrap())
+        .send()
+        .await
+        .expect("a receipt handle issued before a restart must stay valid");
+    // The receive count survived: this is delivery #2, and the next receive moves it to the
+    // DLQ (maxReceiveCount 2).
+    let again = client
+        .receive_message()
+        .queue_url(&url)
+        .visibility_timeout(0)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.messages().len(), 1, "{again:?}");
+    assert_eq!(again.messages()[0].body(), Some("counted"));
+    assert_eq!(
+        sys_attr(
+            &again.messages()[0],
+            aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount
+        ),
+        Some("2"),
+        "receive count lost across the restart"
+    );
+    assert!(receive(&client, &url, 10, 0).await.is_empty());
+    assert_eq!(
+        queue_attr(
+            &client,
+            &server.queue_url("state-dlq"),
+            A::ApproximateNumberOfMessages
+        )
+        .await,
+        "1"
+    );
+    assert_eq!(
+        queue_attr(&client, &url, A::ApproximateNumberOfMessagesNotVisible).await,
+        "0",
+        "the message deleted with the pre-restart handle is still in flight"
+    );
+    // The delayed message is still delayed, then delivered.
+    let delayed = server.queue_url("state-delayed");
+    let got = receive_n(&client, &delayed, 1, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body(), Some("later"));
+}
+
+#[tokio::test]
+async fn graceful_stop_flushes_with_durability_never() {
+    let mut server = TestServer::start_default();
+    let client = server.client();
+    let url = create_queue(&client, "never").await;
+    let mut ids = HashSet::new();
+    for i in 0..25 {
+        let out = client
+            .send_message()
+            .queue_url(&url)
+            .message_body(format!("n{i}"))
+            .send()
+            .await
+            .unwrap();
+        ids.insert(out.message_id().unwrap().to_string());
+    }
+    let status = server.terminate();
+    assert!(status.success(), "{status}");
+    server.restart();
+    let client = server.client();
+    let got = receive_n(
+        &client,
+        &server.queue_url("never"),
+        25,
+        Duration::from_secs(10),
+    )
+    .await;
+    let got: HashSet<_> = got
+        .iter()
+        .map(|m| m.message_id().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        got, ids,
+        "SIGTERM must flush the log even with durability never"
+    );
+}
+
+#[tokio::test]
+async fn deleted_queue_stays_deleted_and_name_is_reserved() {
+    let mut server = TestServer::start(ServerOptions::durable());
+    let client = server.client();
+    let url = create_queue(&client, "gone").await;
+    client
+        .send_message()
+        .queue_url(&url)
+        .message_body("x")
+        .send()
+        .await
+        .unwrap();
+    client.delete_queue().queue_url(&url).send().await.unwrap();
+    // Recreating within 60 s: QueueDeletedRecently.
+    assert_sqs_error(
+        client.create_queue().queue_name("gone").send().await,
+        400,
+        "QueueDeletedRecently",
+        "AWS.SimpleQueueService.QueueDeletedRecently",
+    );
+    server.kill9();
+    server.restart();
+    let client = server.client();
+    assert_sqs_error(
+        client.get_queue_url().queue_name("gone").send().await,
+        400,
+        "QueueDoesNotExist",
+        "AWS.SimpleQueueService.NonExistentQueue",
+    );
+    assert!(client
+        .list_queues()
+        .send()
+        .await
+        .unwrap()
+        .queue_urls()
+        .is_empty());
+}
