@@ -53,6 +53,9 @@ pub enum SqsError {
     /// The body could not be read (connection error, …).
     #[error("The request body could not be read: {0}")]
     IncompleteBody(String),
+    /// A bug in the server (a request task panicked).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// How an error appears on the wire.
@@ -228,6 +231,7 @@ impl SqsError {
             }
             SqsError::RequestTimeout => client("RequestTimeout", "RequestTimeout", 408),
             SqsError::IncompleteBody(_) => client("IncompleteBody", "IncompleteBody", 400),
+            SqsError::Internal(_) => INTERNAL,
         }
     }
 

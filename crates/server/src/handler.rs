@@ -50,8 +50,25 @@ pub(crate) async fn api(State(state): State<AppState>, request: Request) -> Resp
         queue = tracing::field::Empty,
         account = tracing::field::Empty,
     );
+    let detected = protocol::detect(request.headers());
+    let protocol = match detected {
+        Detected::Json(_) => Protocol::Json,
+        Detected::Query => Protocol::Query,
+    };
     async move {
-        let (protocol, action, result) = handle(&state, request).await;
+        // The request runs in its own task so that a bug (a panic) costs one
+        // 500 answer, not the connection, and is logged with the request span.
+        let task = tokio::spawn(
+            async move { handle(&state, detected, protocol, request).await }
+                .instrument(tracing::Span::current()),
+        );
+        let (action, result) = match task.await {
+            Ok(done) => done,
+            Err(e) => (
+                None,
+                Err(SqsError::Internal(format!("request task failed: {e}"))),
+            ),
+        };
         let outcome = match &result {
             Ok(_) => "success",
             Err(e) => e.code().shape,
@@ -121,14 +138,11 @@ async fn read_body(state: &AppState, body: Body) -> Result<Bytes, SqsError> {
 /// even the earliest errors are answered in the client's protocol.
 async fn handle(
     state: &AppState,
+    detected: Detected,
+    protocol: Protocol,
     request: Request,
-) -> (Protocol, Option<Action>, Result<Out, SqsError>) {
+) -> (Option<Action>, Result<Out, SqsError>) {
     let (parts, body) = request.into_parts();
-    let detected = protocol::detect(&parts.headers);
-    let protocol = match detected {
-        Detected::Json(_) => Protocol::Json,
-        Detected::Query => Protocol::Query,
-    };
     let mut action = None;
     let result = async {
         if let Some(encoding) = parts.headers.get(header::CONTENT_ENCODING) {
@@ -210,5 +224,5 @@ async fn handle(
         }
     }
     .await;
-    (protocol, action, result)
+    (action, result)
 }
