@@ -29,8 +29,10 @@ fn signed_server() -> TestServer {
         .tempfile()
         .expect("config file");
     std::fs::write(file.path(), config).expect("write config");
-    let mut opts = ServerOptions::default();
-    opts.extra_args = vec!["--config".into(), file.path().display().to_string()];
+    let opts = ServerOptions {
+        extra_args: vec!["--config".into(), file.path().display().to_string()],
+        ..ServerOptions::default()
+    };
     // The server reads its configuration at start; the file goes away with `file`.
     TestServer::start(opts)
 }
