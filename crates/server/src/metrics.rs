@@ -222,8 +222,16 @@ pub fn metrics_router(engine: engine::Engine) -> axum::Router {
 
 async fn metrics_handler(
     axum::extract::State(engine): axum::extract::State<engine::Engine>,
-) -> impl IntoResponse {
-    ([(CONTENT_TYPE, CONTENT_TYPE_TEXT)], render(&engine))
+) -> axum::response::Response {
+    // Reading /proc, the index size and every queue is blocking work: keep it
+    // off the async workers.
+    match tokio::task::spawn_blocking(move || render(&engine)).await {
+        Ok(text) => ([(CONTENT_TYPE, CONTENT_TYPE_TEXT)], text).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering metrics failed");
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }
 
 /// Serves [`metrics_router`] on `listener` (bind it with

@@ -445,3 +445,49 @@ async fn render_follows_a_real_engine() {
     );
     engine.shutdown().await.unwrap();
 }
+
+/// `serve` answers `GET /metrics` on its own listener and stops on shutdown.
+#[tokio::test]
+async fn serve_answers_get_metrics_and_stops() {
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (storage, _) =
+        storage::Storage::open(dir.path(), &storage::StorageConfig::default()).unwrap();
+    let clock = engine::ManualClock::new(1_700_000_000_000);
+    let engine = engine::Engine::open(storage, Arc::new(clock), engine::EngineConfig::default())
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, engine.clone(), async move {
+        let _ = stopped.await;
+    }));
+
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.contains(&format!("content-type: {CONTENT_TYPE_TEXT}")),
+        "{response}"
+    );
+    assert!(
+        response.contains("stowage_build_info{version="),
+        "{response}"
+    );
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("serve stops on shutdown")
+        .unwrap()
+        .unwrap();
+    engine.shutdown().await.unwrap();
+}
