@@ -108,7 +108,7 @@ fn relocate(shared: &Shared, pos: RecordPos) -> Result<Option<storage::Ticket>, 
     let relocated = StoredMessage {
         visible_at_ms: msg.visible_at_ms,
         receive_count: msg.receive_count,
-        first_receive_ms: msg.first_receive_ms,
+        first_receive_ms: msg.first_receive_ms(),
         receipt_epoch: msg.epoch,
         ..stored
     };

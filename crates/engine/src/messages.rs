@@ -12,6 +12,7 @@
 //! - otherwise visible.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::hash::{BuildHasher, RandomState};
 
 use storage::{MessageId, RecordPos};
 
@@ -46,8 +47,9 @@ pub(crate) struct Msg {
     pub(crate) sent_ms: u64,
     /// Invisible until, epoch ms.
     pub(crate) visible_at_ms: u64,
-    /// ApproximateFirstReceiveTimestamp, epoch ms (0 = never).
-    pub(crate) first_receive_ms: u64,
+    /// ApproximateFirstReceiveTimestamp as `first − sent + 1` ms (0 = never; 49 days of
+    /// range, beyond the 14-day retention), to keep `Msg` at 96 bytes.
+    first_receive_delta_ms: u32,
     /// ApproximateReceiveCount.
     pub(crate) receive_count: u32,
     /// Delivery epoch.
@@ -85,6 +87,21 @@ pub(crate) struct NewMsg {
 }
 
 impl Msg {
+    /// ApproximateFirstReceiveTimestamp, epoch ms (0 = never).
+    pub(crate) fn first_receive_ms(&self) -> u64 {
+        match self.first_receive_delta_ms {
+            0 => 0,
+            d => self.sent_ms + u64::from(d) - 1,
+        }
+    }
+    /// Sets the first receive time (0 = never).
+    pub(crate) fn set_first_receive_ms(&mut self, ms: u64) {
+        self.first_receive_delta_ms = if ms == 0 {
+            0
+        } else {
+            u32::try_from(ms.saturating_sub(self.sent_ms).saturating_add(1)).unwrap_or(u32::MAX)
+        };
+    }
     /// Received and still invisible?
     pub(crate) fn in_flight(&self) -> bool {
         self.flags & INFLIGHT != 0
@@ -120,7 +137,9 @@ pub(crate) struct Messages {
     fifo: bool,
     slots: Vec<Msg>,
     free: Vec<u32>,
-    by_id: HashMap<MessageId, u32>,
+    /// id → slot, storing only the 4-byte slot (ids are compared through the slab).
+    by_id: hashbrown::HashTable<u32>,
+    hasher: RandomState,
     /// Standard: visible messages per group, oldest first; `ready_groups` rotates over non-empty ones.
     ready: HashMap<u32, VecDeque<(u32, u32)>>,
     ready_groups: VecDeque<u32>,
@@ -185,7 +204,9 @@ impl Messages {
 
     /// Slot of a message.
     pub(crate) fn slot_of(&self, id: &MessageId) -> Option<u32> {
-        self.by_id.get(id).copied()
+        let hash = self.hasher.hash_one(id);
+        let slots = &self.slots;
+        self.by_id.find(hash, |&s| slots.get(s as usize).is_some_and(|m| m.id == *id)).copied()
     }
 
     /// The message in `slot`.
@@ -220,7 +241,7 @@ impl Messages {
             order: new.order,
             sent_ms: new.sent_ms,
             visible_at_ms: new.visible_at_ms,
-            first_receive_ms: new.first_receive_ms,
+            first_receive_delta_ms: 0,
             receive_count: new.receive_count,
             epoch: new.epoch,
             group: new.group,
@@ -235,7 +256,12 @@ impl Messages {
             self.slots.push(msg(0));
             (self.slots.len() - 1) as u32
         };
-        self.by_id.insert(new.id, slot);
+        self.slots[slot as usize].set_first_receive_ms(new.first_receive_ms);
+        let hash = self.hasher.hash_one(new.id);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.by_id.insert_unique(hash, slot, |&s| {
+            slots.get(s as usize).map_or(0, |m| hasher.hash_one(m.id))
+        });
         slot
     }
 
@@ -335,7 +361,10 @@ impl Messages {
                 }
             }
         }
-        self.by_id.remove(&m.id);
+        let hash = self.hasher.hash_one(m.id);
+        if let Ok(entry) = self.by_id.find_entry(hash, |&s| s == slot) {
+            entry.remove();
+        }
         let entry = &mut self.slots[slot as usize];
         entry.flags = 0;
         entry.gen = entry.gen.wrapping_add(1);
@@ -440,8 +469,8 @@ impl Messages {
         }
         m.epoch = m.epoch.wrapping_add(1);
         m.receive_count = m.receive_count.saturating_add(1);
-        if m.first_receive_ms == 0 {
-            m.first_receive_ms = now_ms;
+        if m.first_receive_delta_ms == 0 {
+            m.set_first_receive_ms(now_ms);
         }
         if m.flags & INFLIGHT == 0 {
             self.in_flight += 1;
@@ -605,5 +634,42 @@ impl Messages {
             }
             list.push_front((slot, gen));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn msg_stays_compact() {
+        assert!(
+            std::mem::size_of::<Msg>() <= 96,
+            "{}",
+            std::mem::size_of::<Msg>()
+        );
+    }
+
+    #[test]
+    fn first_receive_round_trips() {
+        let mut index = Messages::new(false);
+        let new = NewMsg {
+            id: [1; 16],
+            pos: NO_POS,
+            state_pos: NO_POS,
+            order: 1,
+            sent_ms: 1_000,
+            visible_at_ms: 0,
+            first_receive_ms: 0,
+            receive_count: 0,
+            epoch: 0,
+            group: 0,
+        };
+        let slot = index.insert_pending(new, 5_000);
+        assert_eq!(index.get(slot).map(Msg::first_receive_ms), Some(0));
+        index.mark_received(slot, 5_000, 6_000);
+        assert_eq!(index.get(slot).map(Msg::first_receive_ms), Some(5_000));
+        index.mark_received(slot, 7_000, 8_000);
+        assert_eq!(index.get(slot).map(Msg::first_receive_ms), Some(5_000));
     }
 }

@@ -221,7 +221,7 @@ fn try_receive(
             receipt_epoch: msg.epoch,
             visible_at_ms: msg.visible_at_ms,
             receive_count: msg.receive_count,
-            first_receive_ms: msg.first_receive_ms,
+            first_receive_ms: msg.first_receive_ms(),
         });
         received.push((slot, msg, stored));
     }
@@ -242,7 +242,7 @@ fn try_receive(
             stored.dead_letter_source_arn = Some(queue.arn.clone());
             stored.visible_at_ms = now;
             stored.receive_count = m.receive_count;
-            stored.first_receive_ms = m.first_receive_ms;
+            stored.first_receive_ms = m.first_receive_ms();
             stored.receipt_epoch = m.epoch;
             if dlq.fifo {
                 stored.sequence_number = Some(u128::from(order));
@@ -254,7 +254,7 @@ fn try_receive(
                 order,
                 sent_ms: stored.sent_ms,
                 visible_at_ms: now,
-                first_receive_ms: m.first_receive_ms,
+                first_receive_ms: m.first_receive_ms(),
                 receive_count: m.receive_count,
                 epoch: m.epoch,
                 group,
@@ -337,7 +337,7 @@ fn render(
     );
     put(
         "ApproximateFirstReceiveTimestamp",
-        Some(msg.first_receive_ms.to_string()),
+        Some(msg.first_receive_ms().to_string()),
     );
     put(
         "SequenceNumber",

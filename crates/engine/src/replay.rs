@@ -60,7 +60,7 @@ impl Replayer<'_> {
                 m.state_pos = NO_POS;
                 m.visible_at_ms = message.visible_at_ms;
                 m.receive_count = message.receive_count;
-                m.first_receive_ms = message.first_receive_ms;
+                m.set_first_receive_ms(message.first_receive_ms);
                 m.epoch = message.receipt_epoch;
                 self.release(old_pos, pos);
                 self.release(old_state, pos);
@@ -192,7 +192,7 @@ impl Replayer<'_> {
                 m.epoch = receipt_epoch;
                 m.visible_at_ms = visible_at_ms;
                 m.receive_count = receive_count;
-                m.first_receive_ms = first_receive_ms;
+                m.set_first_receive_ms(first_receive_ms);
                 drop(inner);
                 self.release(old, pos);
             }
