@@ -90,3 +90,91 @@ fn collect_garbage_deletes_dead_segments() {
         Record::MessageSent(message(1, 99, 200))
     );
 }
+
+/// S6, S7: one long-retention message does not pin the disk: once the other
+/// messages are deleted, compaction relocates it and every old segment goes.
+#[test]
+fn one_live_message_does_not_pin_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let (s, _) = Storage::open(dir.path(), &small_config()).unwrap();
+    let keeper = Record::MessageSent(message(1, 0, 100));
+    let mut keeper_pos = rt
+        .block_on(s.append(Append {
+            records: vec![keeper.clone()],
+            release: vec![],
+        }))
+        .unwrap()[0];
+    for round in 0..20u64 {
+        let mut sent = Vec::new();
+        for i in 0..10 {
+            let r = Record::MessageSent(message(1, 1 + round * 10 + i, 300));
+            sent.push((
+                rt.block_on(s.append(Append {
+                    records: vec![r.clone()],
+                    release: vec![],
+                }))
+                .unwrap()[0],
+                r,
+            ));
+        }
+        for (pos, r) in sent {
+            let Record::MessageSent(m) = r else {
+                unreachable!()
+            };
+            let tomb = Record::MessageDeleted {
+                queue_id: 1,
+                message_id: m.message_id,
+            };
+            rt.block_on(s.append(Append {
+                records: vec![tomb],
+                release: vec![pos],
+            }))
+            .unwrap();
+        }
+    }
+    let before = s.stats();
+    assert!(before.segments > 5, "{before:?}");
+    // Test-side compaction, as the engine does it.
+    for _ in 0..3 {
+        for seg in s.compaction_candidates() {
+            for pos in s.live_records(seg) {
+                let r = s.read(pos).unwrap();
+                assert_eq!(pos, keeper_pos);
+                keeper_pos = rt
+                    .block_on(s.append(Append {
+                        records: vec![r],
+                        release: vec![pos],
+                    }))
+                    .unwrap()[0];
+            }
+        }
+        s.collect_garbage().unwrap();
+    }
+    let after = s.stats();
+    assert!(after.segments <= 2, "{after:?}");
+    assert!(after.disk_bytes < 8192, "{after:?}");
+    assert!(after.compactions >= 1, "{after:?}");
+    assert_eq!(s.read(keeper_pos).unwrap(), keeper);
+    drop(s);
+    let (s, _) = Storage::open(dir.path(), &small_config()).unwrap();
+    let mut live = std::collections::BTreeMap::new();
+    s.replay(&mut |p, r| {
+        match r {
+            Record::MessageSent(m) => {
+                live.insert(m.message_id, p);
+            }
+            Record::MessageDeleted { message_id, .. } => {
+                live.remove(&message_id);
+            }
+            _ => {}
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        live.into_values().collect::<Vec<_>>(),
+        vec![keeper_pos],
+        "nothing deleted comes back"
+    );
+}
