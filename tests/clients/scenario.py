@@ -185,6 +185,19 @@ def main():
         f"empty after deletes {attrs}",
     )
 
+    # --- a 1 MiB body of two-byte characters (the Query form percent-encodes it to ~3 MiB) ----
+    big = "é" * (1024 * 1024 // 2)
+    r = sqs.send_message(QueueUrl=url, MessageBody=big)
+    check(r["MD5OfMessageBody"] == hashlib.md5(big.encode()).hexdigest(), "big body md5")
+    out = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+    check(len(out) == 1 and out[0]["Body"] == big, "big body round trip")
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=out[0]["ReceiptHandle"])
+    try:
+        sqs.send_message(QueueUrl=url, MessageBody=big + "x")
+        raise AssertionError("1 MiB + 1 byte accepted")
+    except ClientError as e:
+        check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 400, f"too big: {e.response}")
+
     # --- FIFO send/receive with dedup -------------------------------------------------------
     fifo = sqs.create_queue(
         QueueName=f"{name}.fifo",

@@ -326,3 +326,90 @@ async fn redrive_policy_validation() {
         &["InvalidParameterValue", "InvalidAttributeValue"],
     );
 }
+
+#[tokio::test]
+async fn redrive_policy_removal_and_redrive_allow_policy() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let dlq = create_queue(&client, "r-dlq").await;
+    let dlq_arn = queue_arn(&client, &dlq).await;
+    let policy =
+        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}).to_string();
+    let src = create_queue_with(&client, "r-src", &[(A::RedrivePolicy, policy.as_str())]).await;
+    let listed = client
+        .list_dead_letter_source_queues()
+        .queue_url(&dlq)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.queue_urls().len(), 1);
+
+    // An empty RedrivePolicy removes it.
+    client
+        .set_queue_attributes()
+        .queue_url(&src)
+        .attributes(A::RedrivePolicy, "")
+        .send()
+        .await
+        .unwrap();
+    let attrs = client
+        .get_queue_attributes()
+        .queue_url(&src)
+        .attribute_names(A::All)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        attrs
+            .attributes()
+            .and_then(|a| a.get(&A::RedrivePolicy))
+            .is_none_or(|p| p.is_empty()),
+        "{attrs:?}"
+    );
+    let listed = client
+        .list_dead_letter_source_queues()
+        .queue_url(&dlq)
+        .send()
+        .await
+        .unwrap();
+    assert!(listed.queue_urls().is_empty(), "{listed:?}");
+
+    // A DLQ that denies all sources cannot be named in a RedrivePolicy.
+    let closed = create_queue_with(
+        &client,
+        "closed-dlq",
+        &[(A::RedriveAllowPolicy, r#"{"redrivePermission":"denyAll"}"#)],
+    )
+    .await;
+    let closed_arn = queue_arn(&client, &closed).await;
+    let policy =
+        serde_json::json!({"deadLetterTargetArn": closed_arn, "maxReceiveCount": 3}).to_string();
+    assert_client_error(
+        client
+            .set_queue_attributes()
+            .queue_url(&src)
+            .attributes(A::RedrivePolicy, policy)
+            .send()
+            .await,
+        &["InvalidParameterValue", "InvalidAttributeValue"],
+    );
+    // A policy naming a queue that does not exist is refused.
+    let ghost = serde_json::json!({
+        "deadLetterTargetArn": "arn:aws:sqs:us-east-1:000000000000:ghost",
+        "maxReceiveCount": 3
+    })
+    .to_string();
+    assert_client_error(
+        client
+            .set_queue_attributes()
+            .queue_url(&src)
+            .attributes(A::RedrivePolicy, ghost)
+            .send()
+            .await,
+        &[
+            "InvalidParameterValue",
+            "InvalidAttributeValue",
+            "QueueDoesNotExist",
+        ],
+    );
+}

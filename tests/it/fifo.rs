@@ -340,3 +340,54 @@ async fn fifo_attributes_and_standard_queue_rejects_fifo_only_params() {
         .await
         .expect("MessageGroupId on a standard queue names a fair-queue tenant");
 }
+
+#[tokio::test]
+async fn receive_request_attempt_id_replays_the_same_receive() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = fifo_queue(&client, "attempt.fifo", true).await;
+    for i in 0..3 {
+        client
+            .send_message()
+            .queue_url(&url)
+            .message_body(format!("a{i}"))
+            .message_group_id("g")
+            .send()
+            .await
+            .unwrap();
+    }
+    let rx = || {
+        client
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(2)
+            .receive_request_attempt_id("attempt-1")
+    };
+    let first = rx().send().await.unwrap();
+    assert_eq!(first.messages().len(), 2, "{first:?}");
+    // A retry with the same attempt id (e.g. after a lost response) returns the same messages
+    // with the same receipt handles.
+    let retry = rx().send().await.unwrap();
+    let ids = |o: &aws_sdk_sqs::operation::receive_message::ReceiveMessageOutput| {
+        o.messages()
+            .iter()
+            .map(|m| {
+                (
+                    m.message_id().unwrap().to_string(),
+                    m.receipt_handle().unwrap().to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&retry), ids(&first));
+    // A different attempt id gets nothing: the group is blocked by the in-flight messages.
+    let other = client
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(10)
+        .receive_request_attempt_id("attempt-2")
+        .send()
+        .await
+        .unwrap();
+    assert!(other.messages().is_empty(), "{other:?}");
+}

@@ -392,6 +392,36 @@ fn bad_inputs_get_client_errors_and_server_keeps_serving() {
     );
     assert_client_error(&r, "gzip body");
 
+    // JSON escapes: a surrogate pair is one character; a lone surrogate is not allowed.
+    let r = json_call(
+        &server,
+        "SendMessage",
+        &format!(r#"{{"QueueUrl":"{url}","MessageBody":"\ud800"}}"#),
+    );
+    assert_client_error(&r, "lone surrogate escape");
+    let r = json_call(
+        &server,
+        "SendMessage",
+        &format!(r#"{{"QueueUrl":"{url}","MessageBody":"smile \ud83d\ude00 \u00e9\n"}}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        json_body(&r)["MD5OfMessageBody"],
+        crate::common::md5_hex("smile \u{1F600} \u{e9}\n".as_bytes()).as_str(),
+        "escaped JSON body decoded wrongly"
+    );
+    let r = json_call(
+        &server,
+        "ReceiveMessage",
+        &format!(r#"{{"QueueUrl":"{url}","VisibilityTimeout":0}}"#),
+    );
+    assert_eq!(
+        json_body(&r)["Messages"][0]["Body"],
+        "smile \u{1F600} \u{e9}\n"
+    );
+    let r = json_call(&server, "PurgeQueue", &format!(r#"{{"QueueUrl":"{url}"}}"#));
+    assert_eq!(r.status, 200, "{}", r.text());
+
     // The server still works and nothing was stored.
     let r = json_call(
         &server,
