@@ -100,7 +100,8 @@ pub struct LimitsConfig {
     /// Default: 4096.
     pub max_connections: usize,
     /// Time allowed for a client to send the request headers; also closes
-    /// idle keep-alive connections between requests. Default: 10000.
+    /// idle HTTP/1 keep-alive connections waiting for their next request.
+    /// Default: 30000.
     pub header_read_timeout_ms: u64,
     /// Time allowed for a client to send the whole body. Default: 30000.
     pub body_read_timeout_ms: u64,
@@ -114,7 +115,7 @@ impl Default for LimitsConfig {
         LimitsConfig {
             max_request_bytes: 4 * 1024 * 1024,
             max_connections: 4096,
-            header_read_timeout_ms: 10_000,
+            header_read_timeout_ms: 30_000,
             body_read_timeout_ms: 30_000,
             idle_timeout_ms: 75_000,
         }

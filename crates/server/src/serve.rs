@@ -232,3 +232,23 @@ impl AsyncWrite for Tracked {
         self.inner.is_write_vectored()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_in_progress_is_never_idle() {
+        let activity = Arc::new(Activity {
+            epoch: Instant::now() - Duration::from_secs(100),
+            last_ms: AtomicU64::new(0),
+            requests: AtomicUsize::new(0),
+        });
+        assert!(activity.idle_for() >= Duration::from_secs(100));
+        let guard = RequestGuard::new(activity.clone());
+        assert_eq!(activity.idle_for(), Duration::ZERO);
+        drop(guard);
+        // Finishing the request counts as activity.
+        assert!(activity.idle_for() < Duration::from_secs(1));
+    }
+}
