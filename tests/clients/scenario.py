@@ -9,6 +9,7 @@ Exits non-zero (with a traceback) on the first failed check.
 """
 
 import hashlib
+import json
 import struct
 import sys
 import time
@@ -43,6 +44,17 @@ def attr_md5(attrs):
             val = v["BinaryValue"]
             buf += b"\x02" + struct.pack(">I", len(val)) + val
     return hashlib.md5(buf).hexdigest()
+
+
+def wait_count(sqs, url, want):
+    deadline = time.time() + 15
+    while True:
+        n = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+        n = n["Attributes"]["ApproximateNumberOfMessages"]
+        if n == want:
+            return
+        check(time.time() < deadline, f"{url} has {n} messages, want {want}")
+        time.sleep(0.1)
 
 
 def expect_error(fn, shape, legacy, status):
@@ -224,6 +236,46 @@ def main():
             check(fm["Attributes"]["MessageGroupId"] == "g", f"group {fm['Attributes']}")
             sqs.delete_message(QueueUrl=fifo, ReceiptHandle=fm["ReceiptHandle"])
     check(bodies == ["f0", "f1", "f2", "f3"], f"fifo order/dedup {bodies} (dup id {dup['MessageId']}, {explicit['MessageId']})")
+
+    # --- permissions, dead-letter queue, move tasks (so all 23 actions run on this protocol) ---
+    sqs.add_permission(
+        QueueUrl=url, Label="others", AWSAccountIds=["111111111111"], Actions=["SendMessage"]
+    )
+    policy = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]
+    check("others" in policy["Policy"], f"policy {policy}")
+    sqs.remove_permission(QueueUrl=url, Label="others")
+    dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    src = sqs.create_queue(
+        QueueName=f"{name}-src",
+        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "1"})},
+    )["QueueUrl"]
+    sources = sqs.list_dead_letter_source_queues(QueueUrl=dlq).get("queueUrls", [])
+    check(sources == [src], f"dead-letter sources {sources}")
+    sqs.send_message(QueueUrl=src, MessageBody="poison")
+    for _ in range(3):
+        sqs.receive_message(QueueUrl=src, VisibilityTimeout=0, WaitTimeSeconds=0)
+    wait_count(sqs, dlq, "1")
+    task = sqs.start_message_move_task(SourceArn=dlq_arn)["TaskHandle"]
+    wait_count(sqs, src, "1")
+    tasks = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=10)["Results"]
+    check(tasks and tasks[0]["SourceArn"] == dlq_arn, f"move tasks {tasks}")
+    try:
+        sqs.cancel_message_move_task(TaskHandle=task)
+    except ClientError as e:
+        # The task may already have finished: then it is no longer cancellable.
+        check(
+            e.response["Error"]["Code"] in ("ResourceNotFoundException", "FailedPrecondition", "InvalidParameterValue"),
+            f"cancel finished task: {e.response['Error']}",
+        )
+    expect_error(
+        lambda: sqs.cancel_message_move_task(TaskHandle="no-such-task"),
+        "ResourceNotFoundException",
+        "ResourceNotFoundException",
+        404,
+    )
+    sqs.delete_queue(QueueUrl=src)
+    sqs.delete_queue(QueueUrl=dlq)
 
     # --- errors: modeled exception class AND the legacy code --------------------------------
     missing = f"{ENDPOINT}/{ACCOUNT}/does-not-exist-{suffix}"

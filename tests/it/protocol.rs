@@ -466,3 +466,47 @@ fn oversized_body_is_refused_before_it_is_read() {
     let ready = server.http("GET", "/health/ready", &[], b"");
     assert_eq!(ready.status, 200);
 }
+
+#[test]
+fn slow_headers_are_cut_off_and_huge_headers_refused() {
+    let server = TestServer::start_default();
+    // Slowloris: half a request line, then silence. The server's header-read timeout
+    // (10 s by default) must close the connection; we give it 25 s.
+    let mut slow =
+        TcpStream::connect_timeout(&server.addr(), Duration::from_secs(5)).expect("connect");
+    slow.set_read_timeout(Some(Duration::from_secs(25)))
+        .expect("timeout");
+    slow.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .expect("write");
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let res = slow.read_to_end(&mut buf);
+    assert!(
+        res.is_ok() && started.elapsed() < Duration::from_secs(20),
+        "a connection trickling headers was not closed by the server: {res:?} after {:?}",
+        started.elapsed()
+    );
+
+    // A 1 MiB header: refused (431/400) or the connection closed, never served or a 5xx.
+    let mut big =
+        TcpStream::connect_timeout(&server.addr(), Duration::from_secs(5)).expect("connect");
+    big.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut req = format!(
+        "GET /health/ready HTTP/1.1\r\nHost: {}\r\nX-Big: ",
+        server.addr()
+    );
+    req.push_str(&"a".repeat(1024 * 1024));
+    req.push_str("\r\nConnection: close\r\n\r\n");
+    let _ = big.write_all(req.as_bytes());
+    let mut answer = Vec::new();
+    let _ = big.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 431") || text.starts_with("HTTP/1.1 400"),
+        "huge header: {}",
+        text.lines().next().unwrap_or_default()
+    );
+    // Still serving.
+    assert_eq!(server.http("GET", "/health/ready", &[], b"").status, 200);
+}

@@ -429,3 +429,51 @@ async fn purge() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].body(), Some("after"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_queues_caps_at_1000_and_paginates() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let total = 1005;
+    let mut tasks = Vec::new();
+    for worker in 0..8 {
+        let c = client.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in (worker..total).step_by(8) {
+                create_queue(&c, &format!("q{i:04}")).await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let first = client.list_queues().send().await.unwrap();
+    assert_eq!(
+        first.queue_urls().len(),
+        1000,
+        "ListQueues returns at most 1000"
+    );
+    let mut all = Vec::new();
+    let mut token = None;
+    loop {
+        let page = client
+            .list_queues()
+            .max_results(1000)
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap();
+        all.extend(page.queue_urls().iter().cloned());
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    all.sort();
+    all.dedup();
+    assert_eq!(
+        all.len(),
+        total,
+        "pagination must reach every queue exactly once"
+    );
+}
