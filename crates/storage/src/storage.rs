@@ -190,7 +190,20 @@ impl Storage {
         let thread_wal = wal.clone();
         let writer = std::thread::Builder::new()
             .name("stowage-wal-writer".into())
-            .spawn(move || writer::run(thread_wal, active))
+            .spawn(move || {
+                let wal = thread_wal.clone();
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    writer::run(thread_wal, active)
+                }));
+                if outcome.is_err() {
+                    // Never leave waiters hanging: a dead writer is a poisoned log.
+                    writer::poison(
+                        &wal,
+                        &StorageError::Poisoned("WAL writer thread panicked".into()),
+                    );
+                    wal.progress.send_modify(|p| p.closed = true);
+                }
+            })
             .map_err(io_at(dir))?;
         let storage = Storage {
             inner: Arc::new(Inner {

@@ -152,8 +152,8 @@ pub(crate) fn scan(
         dropped_records: 0,
         stop: None,
     };
-    // Frames of the batch in progress: (pos, frame start).
-    let mut batch: Vec<(RecordPos, usize, Record)> = Vec::new();
+    // Frames of the batch in progress.
+    let mut batch: Vec<(RecordPos, Record)> = Vec::new();
     while off < bytes.len() {
         let rest = bytes.get(off..).unwrap_or_default();
         let frame = match format::parse_frame(rest) {
@@ -203,12 +203,12 @@ pub(crate) fn scan(
         off += frame.total_len;
         lsn += 1;
         if continues {
-            batch.push((pos, off, record));
+            batch.push((pos, record));
             continue;
         }
-        // Re-parse is avoided: deliver the earlier frames of the batch with
-        // their own headers re-read from `bytes`.
-        for (p, _, r) in batch.drain(..) {
+        // The batch is complete: deliver its earlier frames (their headers
+        // re-parsed from `bytes`, already checked above), then this one.
+        for (p, r) in batch.drain(..) {
             let start = p.offset as usize;
             let fr = format::parse_frame(bytes.get(start..).unwrap_or_default())
                 .map_err(|e| StorageError::Codec(format!("frame re-parse failed: {e}")))?;

@@ -102,9 +102,8 @@ pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
             index_broken = true;
             tracing::error!(error = %e, "index update failed; it will be rebuilt at the next open");
         }
-        if !dirty {
-            apply_releases(&wal, &mut deferred);
-        }
+        // Releases become visible together with the acknowledgement.
+        let released_any = !dirty && apply_releases(&wal, &mut deferred);
         wal.progress.send_modify(|p| {
             if let Some(next) = acked_next {
                 p.acked_next = next;
@@ -113,6 +112,13 @@ pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
                 p.synced_next = p.acked_next;
             }
         });
+        // After publishing: deleting segments (and the directory fsync)
+        // stays off the acknowledgement path.
+        if released_any {
+            if let Err(e) = wal.collect_garbage() {
+                tracing::warn!(error = %e, "segment garbage collection failed");
+            }
+        }
         if shutdown && wal.lock_state().chunks.is_empty() {
             break;
         }
@@ -132,7 +138,7 @@ fn sync_segment(wal: &Wal, seg: &Segment) -> Result<(), StorageError> {
     Ok(())
 }
 
-fn poison(wal: &Wal, e: &StorageError) {
+pub(crate) fn poison(wal: &Wal, e: &StorageError) {
     let reason = e.to_string();
     tracing::error!(error = %reason, "write-ahead log poisoned: refusing every further append");
     wal.lock_state().poisoned = Some(reason.clone());
@@ -208,23 +214,17 @@ fn apply(
 
 /// Marks released records dead once their releasing append is synced (in
 /// every durability mode: a reclaimed segment must never depend on an
-/// unsynced record), then collects garbage if anything died.
-fn apply_releases(wal: &Wal, deferred: &mut Deferred) {
-    if deferred.is_empty() {
-        return;
-    }
+/// unsynced record). Returns true if anything died (garbage to collect).
+fn apply_releases(wal: &Wal, deferred: &mut Deferred) -> bool {
     let mut released_any = false;
-    {
-        let mut live = wal.lock_liveness();
-        for (release, by) in deferred.drain(..) {
-            for pos in release {
-                released_any |= live.release(pos, Some(by));
-            }
+    if deferred.is_empty() {
+        return released_any;
+    }
+    let mut live = wal.lock_liveness();
+    for (release, by) in deferred.drain(..) {
+        for pos in release {
+            released_any |= live.release(pos, Some(by));
         }
     }
-    if released_any {
-        if let Err(e) = wal.collect_garbage() {
-            tracing::warn!(error = %e, "segment garbage collection failed");
-        }
-    }
+    released_any
 }
