@@ -75,10 +75,15 @@ pub(crate) fn recover(fs: &dyn FileSystem, dir: &Path) -> Result<RecoveryOutcome
                     format!("header says first LSN {first}, file name says {id}"),
                 ))
             }
-            Err(HeaderError::Short | HeaderError::Zero)
-                if is_last && (bytes.len() < HEADER_LEN || bytes.iter().all(|b| *b == 0)) =>
-            {
-                // A segment created but never completely written: it holds nothing.
+            Err(
+                HeaderError::Short
+                | HeaderError::Zero
+                | HeaderError::BadMagic
+                | HeaderError::BadCrc,
+            ) if is_last && (bytes.len() <= HEADER_LEN || bytes.iter().all(|b| *b == 0)) => {
+                // A segment whose creation was interrupted: the header is
+                // written and synced before any frame, so a last file that is
+                // at most a (torn) header, or all zeroes, holds nothing.
                 tracing::warn!(segment = %path.display(), bytes = len, "removing a last segment with an incomplete header");
                 fs.remove(&path).map_err(io_at(&path))?;
                 fs.sync_dir(dir).map_err(io_at(dir))?;
