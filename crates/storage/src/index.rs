@@ -10,6 +10,10 @@
 //!   `0x00` (queue scope) or `0x01 ++ group_len u16 BE ++ group` (message-group
 //!   scope); expiry = `sent_ms + 300_000`. Both scopes are written for a FIFO
 //!   send with a group; the engine looks up the one its queue uses.
+//! - `dedup_expiry`: `expires_ms u64 BE ++ dedup key` → empty; lets every
+//!   FIFO send prune the dedup entries that expired before its `sent_ms`
+//!   (amortised O(1), deterministic in the record stream, so a rebuild
+//!   prunes the same way).
 //! - `meta`: `stamp` → `lsn u64 BE ++ crc u32 BE` of the last applied record.
 //!
 //! sled is never flushed on the acknowledgement path: it flushes itself in
@@ -49,6 +53,7 @@ pub struct Index {
     in_flight: sled::Tree,
     delayed: sled::Tree,
     dedup: sled::Tree,
+    dedup_expiry: sled::Tree,
     meta: sled::Tree,
     stamp: AtomicU64,
     path: PathBuf,
@@ -154,6 +159,7 @@ impl Index {
             in_flight: db.open_tree("in_flight").map_err(ix)?,
             delayed: db.open_tree("delayed").map_err(ix)?,
             dedup: db.open_tree("dedup").map_err(ix)?,
+            dedup_expiry: db.open_tree("dedup_expiry").map_err(ix)?,
             meta: db.open_tree("meta").map_err(ix)?,
             db,
             stamp: AtomicU64::new(0),
@@ -191,7 +197,13 @@ impl Index {
 
     /// Empties every tree (before a rebuild).
     pub(crate) fn clear(&self) -> Result<(), StorageError> {
-        for t in [&self.in_flight, &self.delayed, &self.dedup, &self.meta] {
+        for t in [
+            &self.in_flight,
+            &self.delayed,
+            &self.dedup,
+            &self.dedup_expiry,
+            &self.meta,
+        ] {
             t.clear().map_err(ix)?;
         }
         self.stamp.store(0, Ordering::Release);
@@ -222,19 +234,42 @@ impl Index {
             self.delayed.remove(key).map_err(ix)?;
         }
         if let (true, Some(dedup_id)) = (with_dedup, m.dedup_id.as_deref()) {
+            self.prune_dedup(m.sent_ms)?;
+            let expires_ms = m.sent_ms.saturating_add(DEDUP_WINDOW_MS);
             let entry = encode_dedup(&DedupEntry {
                 message_id: m.message_id,
                 sequence_number: m.sequence_number,
-                expires_ms: m.sent_ms.saturating_add(DEDUP_WINDOW_MS),
+                expires_ms,
             });
-            self.dedup
-                .insert(dedup_key(m.queue_id, None, dedup_id), &entry[..])
-                .map_err(ix)?;
+            let mut keys = vec![dedup_key(m.queue_id, None, dedup_id)];
             if let Some(g) = m.group_id.as_deref() {
-                self.dedup
-                    .insert(dedup_key(m.queue_id, Some(g), dedup_id), &entry[..])
-                    .map_err(ix)?;
+                keys.push(dedup_key(m.queue_id, Some(g), dedup_id));
             }
+            for key in keys {
+                self.dedup.insert(key.as_slice(), &entry[..]).map_err(ix)?;
+                let mut ek = Vec::with_capacity(8 + key.len());
+                ek.extend_from_slice(&expires_ms.to_be_bytes());
+                ek.extend_from_slice(&key);
+                self.dedup_expiry.insert(ek, &[][..]).map_err(ix)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes dedup entries whose window ended at or before `now_ms`.
+    fn prune_dedup(&self, now_ms: u64) -> Result<(), StorageError> {
+        let end = now_ms.saturating_add(1).to_be_bytes();
+        for kv in self.dedup_expiry.range(..&end[..]) {
+            let (ek, _) = kv.map_err(ix)?;
+            let key = ek.get(8..).unwrap_or_default();
+            let expired = match self.dedup.get(key).map_err(ix)? {
+                Some(v) => decode_dedup(&v).is_none_or(|e| e.expires_ms <= now_ms),
+                None => false,
+            };
+            if expired {
+                self.dedup.remove(key).map_err(ix)?;
+            }
+            self.dedup_expiry.remove(&ek).map_err(ix)?;
         }
         Ok(())
     }
@@ -365,6 +400,7 @@ impl Index {
             ("in_flight", &self.in_flight),
             ("delayed", &self.delayed),
             ("dedup", &self.dedup),
+            ("dedup_expiry", &self.dedup_expiry),
             ("meta", &self.meta),
         ] {
             for kv in t.iter() {

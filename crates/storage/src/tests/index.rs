@@ -152,3 +152,63 @@ fn deleted_index_is_rebuilt_identically() {
     assert!(rec.index_rebuilt);
     assert_eq!(s.index().dump().unwrap(), before);
 }
+
+/// Dedup entries are pruned by later FIFO sends once their window has ended,
+/// so the index does not grow with every FIFO message ever sent.
+#[test]
+fn expired_dedup_entries_are_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let (s, _) = Storage::open(dir.path(), &StorageConfig::default()).unwrap();
+    let fifo = |n: u64, sent_ms: u64| {
+        let mut m = message(5, n, 1);
+        m.group_id = Some("g".into());
+        m.dedup_id = Some(format!("d{n}"));
+        m.sent_ms = sent_ms;
+        m.visible_at_ms = sent_ms;
+        Record::MessageSent(m)
+    };
+    for n in 0..50 {
+        rt.block_on(s.append(Append {
+            records: vec![fifo(n, 1_000 + n)],
+            release: vec![],
+        }))
+        .unwrap();
+    }
+    let dedup_len = |s: &Storage| {
+        s.index()
+            .dump()
+            .unwrap()
+            .iter()
+            .filter(|(t, _, _)| t == "dedup")
+            .count()
+    };
+    assert_eq!(dedup_len(&s), 100, "queue and group scope per message");
+    // Ten minutes later: one send prunes all fifty.
+    rt.block_on(s.append(Append {
+        records: vec![fifo(99, 1_000 + 600_000)],
+        release: vec![],
+    }))
+    .unwrap();
+    assert_eq!(dedup_len(&s), 2);
+    assert!(s
+        .index()
+        .dedup_lookup(5, None, "d99", 600_001)
+        .unwrap()
+        .is_some());
+    assert!(
+        s.index()
+            .dedup_lookup(5, None, "d1", 1_002)
+            .unwrap()
+            .is_none(),
+        "pruned"
+    );
+    // A rebuild prunes the same way.
+    let before = s.index().dump().unwrap();
+    rt.block_on(s.close()).unwrap();
+    drop(s);
+    std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+    let (s, rec) = Storage::open(dir.path(), &StorageConfig::default()).unwrap();
+    assert!(rec.index_rebuilt);
+    assert_eq!(s.index().dump().unwrap(), before);
+}
