@@ -13,6 +13,9 @@ use crate::EngineError;
 
 /// One compaction pass; returns the bytes storage reclaimed.
 pub(crate) async fn compact(shared: &Shared) -> Result<u64, EngineError> {
+    // Releases take effect only once their appends are synced: sync first so
+    // the live fractions are current (this matters with `never`/`interval`).
+    shared.storage.sync().await?;
     let candidates = shared.storage.compaction_candidates();
     if candidates.is_empty() {
         return Ok(0);

@@ -206,7 +206,11 @@ impl Messages {
     pub(crate) fn slot_of(&self, id: &MessageId) -> Option<u32> {
         let hash = self.hasher.hash_one(id);
         let slots = &self.slots;
-        self.by_id.find(hash, |&s| slots.get(s as usize).is_some_and(|m| m.id == *id)).copied()
+        self.by_id
+            .find(hash, |&s| {
+                slots.get(s as usize).is_some_and(|m| m.id == *id)
+            })
+            .copied()
     }
 
     /// The message in `slot`.

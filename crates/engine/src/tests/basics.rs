@@ -666,3 +666,152 @@ async fn gauges_match_attributes() {
     assert_eq!(g.sent_total, 2);
     assert_eq!(g.received_total, 1);
 }
+
+/// The background task makes delayed messages visible and wakes long polls
+/// (time moves only through the manual clock; the test waits on the result).
+#[tokio::test]
+async fn background_sweep_wakes_long_poll_for_delayed_message() {
+    let h = Harness::new().await;
+    let q = h.create("bg", &[("DelaySeconds", "5")]).await;
+    let background = h.engine.spawn_background();
+    h.send(&q, "later").await;
+    let engine = h.engine.clone();
+    let (caller, queue) = (h.caller.clone(), q.clone());
+    let waiter = tokio::spawn(async move {
+        let request = ReceiveRequest {
+            wait_time_seconds: Some(20),
+            ..Default::default()
+        };
+        engine.receive_message(&caller, &queue, request).await
+    });
+    tokio::task::yield_now().await;
+    h.advance_s(5);
+    let got = tokio::time::timeout(std::time::Duration::from_secs(15), waiter)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body, "later");
+    h.engine.shutdown().await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(5), background)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn lowering_retention_expires_existing_messages() {
+    let h = Harness::new().await;
+    let q = h.create("lower", &[]).await;
+    h.send(&q, "old").await;
+    h.advance_s(120);
+    h.send(&q, "new").await;
+    h.engine
+        .set_queue_attributes(
+            &h.caller,
+            &q,
+            [("MessageRetentionPeriod".to_string(), "60".to_string())].into(),
+        )
+        .await
+        .unwrap();
+    let got = h.receive(&q, 10).await;
+    assert_eq!(
+        got.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+        ["new"]
+    );
+}
+
+#[tokio::test]
+async fn kms_and_sse_attributes() {
+    let h = Harness::new().await;
+    let plain = h.create("sse", &[]).await;
+    assert_eq!(h.attribute(&plain, "SqsManagedSseEnabled"), "true");
+    assert_eq!(h.attribute(&plain, "KmsMasterKeyId"), "");
+    let kms = h
+        .create("kms", &[("KmsMasterKeyId", "alias/aws/sqs")])
+        .await;
+    let all = h
+        .engine
+        .get_queue_attributes(&h.caller, &kms, &["All".into()])
+        .unwrap();
+    assert_eq!(all["KmsMasterKeyId"], "alias/aws/sqs");
+    assert_eq!(all["KmsDataKeyReusePeriodSeconds"], "300");
+    assert_eq!(all["SqsManagedSseEnabled"], "false");
+    let both: BTreeMap<String, String> = [
+        ("KmsMasterKeyId".to_string(), "k".to_string()),
+        ("SqsManagedSseEnabled".to_string(), "true".to_string()),
+    ]
+    .into();
+    assert!(matches!(
+        h.engine
+            .create_queue(&h.caller, "both", both, BTreeMap::new())
+            .await,
+        Err(EngineError::InvalidAttributeValue(_))
+    ));
+}
+
+#[tokio::test]
+async fn queue_url_for_other_owner_and_dead_letter_source_pages() {
+    let h = Harness::new().await;
+    let dlq = h.create("dlq", &[]).await;
+    let policy = format!(
+        r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":3}}"#,
+        h.engine.queue_arn(&dlq)
+    );
+    for name in ["s1", "s2", "s3"] {
+        h.create(name, &[("RedrivePolicy", &policy)]).await;
+    }
+    let page = h
+        .engine
+        .list_dead_letter_source_queues(&h.caller, &dlq, Some(2), None)
+        .unwrap();
+    assert_eq!(
+        page.items
+            .iter()
+            .map(|q| q.name.as_str())
+            .collect::<Vec<_>>(),
+        ["s1", "s2"]
+    );
+    let page = h
+        .engine
+        .list_dead_letter_source_queues(&h.caller, &dlq, Some(2), page.next_token.as_deref())
+        .unwrap();
+    assert_eq!(
+        page.items
+            .iter()
+            .map(|q| q.name.as_str())
+            .collect::<Vec<_>>(),
+        ["s3"]
+    );
+    assert_eq!(page.next_token, None);
+    let other = Caller {
+        account: "222222222222".into(),
+        sender_id: "o".into(),
+    };
+    assert!(matches!(
+        h.engine
+            .get_queue_url(&other, "dlq", Some(&h.caller.account)),
+        Err(EngineError::AccessDenied(_))
+    ));
+    h.engine
+        .add_permission(
+            &h.caller,
+            &dlq,
+            "url",
+            vec!["222222222222".into()],
+            vec!["GetQueueUrl".into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        h.engine
+            .get_queue_url(&other, "dlq", Some(&h.caller.account))
+            .unwrap(),
+        dlq
+    );
+    assert!(matches!(
+        h.engine.get_queue_url(&other, "dlq", None),
+        Err(EngineError::QueueDoesNotExist)
+    ));
+}
