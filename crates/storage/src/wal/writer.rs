@@ -17,6 +17,9 @@ const FSYNC_SECONDS: &str = "stowage_wal_fsync_seconds";
 /// Histogram: records per group commit.
 const GROUP_COMMIT_RECORDS: &str = "stowage_wal_group_commit_records";
 
+/// Upper bound of the group-commit linger.
+const MAX_LINGER: Duration = Duration::from_micros(500);
+
 /// Runs the writer until shutdown. `current` is the active segment at open.
 pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
     let interval = Duration::from_millis(wal.config.fsync_interval_ms.max(1));
@@ -25,6 +28,8 @@ pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
     let mut dirty = false;
     let mut index_broken = false;
     let mut deferred: Deferred = Vec::new();
+    let mut prev_batches = 0usize;
+    let mut last_fsync = Duration::ZERO;
     loop {
         let (chunks, batches, shutdown, sync_requested) = {
             let mut st = wal.lock_state();
@@ -44,6 +49,25 @@ pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
                         .unwrap_or_else(|p| p.into_inner().0);
                 } else {
                     st = wal.wake.wait(st).unwrap_or_else(|p| p.into_inner());
+                }
+            }
+            // Linger: the appenders woken by the last acknowledgement are
+            // about to submit again. Waiting a fraction of an fsync for them
+            // turns two alternating half-size groups into one full group,
+            // which raises throughput and lowers latency. Only with
+            // concurrent appenders (the last group had several batches).
+            if durability == Durability::Always && prev_batches > 1 && !st.shutdown {
+                let deadline = Instant::now() + linger(last_fsync);
+                while st.batches.len() < prev_batches && !st.shutdown {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break;
+                    }
+                    st = wal
+                        .wake
+                        .wait_timeout(st, deadline - now)
+                        .map(|(g, _)| g)
+                        .unwrap_or_else(|p| p.into_inner().0);
                 }
             }
             let sync_requested = std::mem::take(&mut st.sync_requested);
@@ -69,7 +93,7 @@ pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
                 Durability::Never => !deferred.is_empty() && last_sync.elapsed() >= interval,
             };
             if dirty && (due || sync_requested || shutdown) {
-                sync_segment(&wal, &current)?;
+                last_fsync = sync_segment(&wal, &current)?;
                 dirty = false;
                 last_sync = Instant::now();
             }
@@ -82,6 +106,7 @@ pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
             }
             continue;
         }
+        prev_batches = batches.len();
         let acked_next = batches.last().map(|b| b.last_lsn + 1);
         let group_records: usize = batches.iter().map(|b| b.positions.len()).sum();
         if group_records > 0 {
@@ -130,12 +155,19 @@ pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
 }
 
 /// `fdatasync` of a segment, counted and timed.
-fn sync_segment(wal: &Wal, seg: &Segment) -> Result<(), StorageError> {
+fn sync_segment(wal: &Wal, seg: &Segment) -> Result<Duration, StorageError> {
     let start = Instant::now();
     seg.file.sync_data().map_err(|e| seg.io_err(e))?;
-    metrics::histogram!(FSYNC_SECONDS).record(start.elapsed().as_secs_f64());
+    let took = start.elapsed();
+    metrics::histogram!(FSYNC_SECONDS).record(took.as_secs_f64());
     wal.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
-    Ok(())
+    Ok(took)
+}
+
+/// How long to wait for returning appenders: a quarter of the last fsync,
+/// at most `MAX_LINGER`.
+fn linger(last_fsync: Duration) -> Duration {
+    (last_fsync / 4).min(MAX_LINGER)
 }
 
 pub(crate) fn poison(wal: &Wal, e: &StorageError) {
