@@ -397,15 +397,15 @@ impl Messages {
 
     fn pick_standard(&mut self, max: usize) -> Vec<u32> {
         let mut picked = Vec::with_capacity(max);
-        let mut idle_rounds = 0;
-        while picked.len() < max && idle_rounds <= self.ready_groups.len() {
+        // Each turn either takes one message from a tenant (at most `max`
+        // turns) or drains a tenant's stale entries and drops it: terminates.
+        while picked.len() < max {
             let Some(group) = self.ready_groups.pop_front() else {
                 break;
             };
             let Some(list) = self.ready.get_mut(&group) else {
                 continue;
             };
-            let mut took = false;
             while let Some((slot, gen)) = list.pop_front() {
                 let ok = self
                     .slots
@@ -413,7 +413,6 @@ impl Messages {
                     .is_some_and(|m| m.gen == gen && m.available());
                 if ok {
                     picked.push(slot);
-                    took = true;
                     break;
                 }
             }
@@ -422,7 +421,6 @@ impl Messages {
             } else {
                 self.ready_groups.push_back(group);
             }
-            idle_rounds = if took { 0 } else { idle_rounds + 1 };
         }
         picked
     }

@@ -169,7 +169,8 @@ impl World {
             id,
             body: format!("body-{}", self.counter),
             delay_seconds: (!fifo && delay).then_some(DELAY_S as i64),
-            group_id: fifo.then(|| format!("g{group}")),
+            // On the standard queue groups are fair-queue tenants (group 0: none).
+            group_id: (fifo || group > 0).then(|| format!("g{group}")),
             dedup_id: fifo.then(|| format!("d{dedup}")),
             ..Default::default()
         }
