@@ -315,3 +315,55 @@ async fn fifo_dead_letter_to_fifo() {
     assert_eq!(moved[0].body, "a");
     assert_eq!(moved[0].attributes["MessageGroupId"], "G");
 }
+
+/// E9: two queues that are each other's DLQ, received from concurrently,
+/// never deadlock (locks are taken in queue-id order) and never lose or
+/// duplicate a message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mutual_dead_letter_queues_do_not_deadlock() {
+    let h = Harness::new().await;
+    let a = h.create("a", &[("VisibilityTimeout", "0")]).await;
+    let b = h.create("b", &[("VisibilityTimeout", "0")]).await;
+    for (src, dst) in [(&a, &b), (&b, &a)] {
+        let policy = redrive(&h.engine.queue_arn(dst), 1);
+        h.engine
+            .set_queue_attributes(
+                &h.caller,
+                src,
+                [("RedrivePolicy".to_string(), policy)].into(),
+            )
+            .await
+            .unwrap();
+    }
+    for i in 0..20 {
+        h.send(&a, &format!("a{i}")).await;
+        h.send(&b, &format!("b{i}")).await;
+    }
+    let mut tasks = Vec::new();
+    for q in [a.clone(), b.clone(), a.clone(), b.clone()] {
+        let engine = h.engine.clone();
+        let caller = h.caller.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..200 {
+                let request = ReceiveRequest {
+                    max_number_of_messages: Some(10),
+                    ..Default::default()
+                };
+                engine.receive_message(&caller, &q, request).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        tokio::time::timeout(std::time::Duration::from_secs(60), t)
+            .await
+            .expect("no deadlock")
+            .unwrap();
+    }
+    let (va, fa, da) = h.counts(&a);
+    let (vb, fb, db) = h.counts(&b);
+    assert_eq!(
+        va + fa + da + vb + fb + db,
+        40,
+        "every message is in exactly one queue"
+    );
+}
