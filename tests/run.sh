@@ -13,4 +13,4 @@ if [ "${STOWAGE_SKIP_PY:-0}" != "1" ]; then
     bash tests/clients/setup.sh
 fi
 cargo build --workspace --bins
-cargo test --workspace "$@"
+cargo test --workspace --no-fail-fast "$@"

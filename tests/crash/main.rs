@@ -105,9 +105,65 @@ async fn run(cycles: usize, seed: u64) {
             errors_seen += usize::from(s.await.expect("sender task"));
         }
         let acked = std::mem::take(&mut *acked.lock().unwrap());
+
+        // Sometimes crash again while recovery is running.
+        if rng.gen_bool(0.5) {
+            let after = Duration::from_millis(rng.gen_range(0..400));
+            let listening = tokio::task::block_in_place(|| server.kill9_during_start(after));
+            println!("crash: cycle {cycle}: killed again {after:?} into the restart (listening: {listening})");
+        }
         tokio::task::block_in_place(|| server.restart());
 
-        let (received, duplicates) = drain(&server.client(), &url).await;
+        // Drain; sometimes kill -9 in the middle of the drain and finish after a restart.
+        let mut drained = Drained::default();
+        if rng.gen_bool(0.5) {
+            let kill_after = Duration::from_millis(rng.gen_range(20..400));
+            let c = server.client();
+            let u = url.clone();
+            let partial = tokio::spawn(async move {
+                let mut d = Drained::default();
+                // Short visibility: a receive whose response the kill swallowed leaves its
+                // messages in flight; they must come back for the drain after the restart.
+                drain(&c, &u, DRAIN_AFTER_KILL_VISIBILITY, &mut d).await;
+                d
+            });
+            tokio::time::sleep(kill_after).await;
+            tokio::task::block_in_place(|| server.kill9());
+            let partial = partial.await.expect("drain task");
+            println!(
+                "crash: cycle {cycle}: killed during the drain after {kill_after:?} \
+                 ({} received, {} deletes acknowledged)",
+                partial.received.len(),
+                partial.deleted.len()
+            );
+            tokio::task::block_in_place(|| server.restart());
+            let mut rest = Drained::default();
+            drain_until_empty(&server.client(), &url, &mut rest).await;
+            let back: Vec<&String> = partial
+                .deleted
+                .iter()
+                .filter(|id| rest.received.contains_key(*id))
+                .collect();
+            assert!(
+                back.is_empty(),
+                "cycle {cycle}: {} messages whose delete was acknowledged came back after kill -9, e.g. {:?}",
+                back.len(),
+                back.iter().take(5).collect::<Vec<_>>()
+            );
+            drained.received = partial.received;
+            drained.redelivered = partial.redelivered + rest.redelivered;
+            for (id, body) in rest.received {
+                if drained.received.insert(id, body).is_some() {
+                    drained.redelivered += 1;
+                }
+            }
+        } else {
+            assert!(
+                drain(&server.client(), &url, 600, &mut drained).await,
+                "drain failed"
+            );
+        }
+        let (received, duplicates) = (drained.received, drained.redelivered);
         let lost: Vec<&String> = acked
             .keys()
             .filter(|id| !received.contains_key(*id))
@@ -207,37 +263,91 @@ async fn send_until_error(
     false
 }
 
-/// Receives and deletes everything; returns MessageId → body and the redelivery count.
-async fn drain(client: &aws_sdk_sqs::Client, url: &str) -> (HashMap<String, String>, usize) {
-    let mut received = HashMap::new();
-    let mut duplicates = 0;
+/// Visibility timeout (s) of receives in a drain that may be killed.
+const DRAIN_AFTER_KILL_VISIBILITY: i32 = 3;
+
+/// Drains until the queue has no visible and no in-flight message (in-flight ones left by
+/// receives whose responses were lost come back after [`DRAIN_AFTER_KILL_VISIBILITY`]).
+async fn drain_until_empty(client: &aws_sdk_sqs::Client, url: &str, out: &mut Drained) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(
+            drain(client, url, DRAIN_AFTER_KILL_VISIBILITY, out).await,
+            "drain after restart failed"
+        );
+        let attrs = client
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+            .send()
+            .await
+            .expect("queue attributes");
+        let total: u64 = attrs
+            .attributes()
+            .map(|a| a.values().filter_map(|v| v.parse::<u64>().ok()).sum())
+            .unwrap_or(0);
+        if total == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "queue never emptied: {attrs:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// What a drain saw.
+#[derive(Default)]
+struct Drained {
+    /// MessageId → body of every message received.
+    received: HashMap<String, String>,
+    /// Ids whose delete was acknowledged.
+    deleted: HashSet<String>,
+    /// Messages received more than once.
+    redelivered: usize,
+}
+
+/// Receives and deletes until the queue is empty (true) or a call fails (false: the server
+/// was killed); `out` holds what was seen and which deletes were acknowledged.
+async fn drain(
+    client: &aws_sdk_sqs::Client,
+    url: &str,
+    visibility: i32,
+    out: &mut Drained,
+) -> bool {
     let mut empty_in_a_row = 0;
     let deadline = Instant::now() + Duration::from_secs(300);
     while empty_in_a_row < 3 {
         assert!(Instant::now() < deadline, "drain did not finish");
-        let out = client
+        let Ok(got) = client
             .receive_message()
             .queue_url(url)
             .max_number_of_messages(10)
+            .visibility_timeout(visibility)
             .wait_time_seconds(if empty_in_a_row > 0 { 1 } else { 0 })
             .send()
             .await
-            .expect("receive during drain");
-        let msgs = out.messages();
+        else {
+            return false;
+        };
+        let msgs = got.messages();
         if msgs.is_empty() {
             empty_in_a_row += 1;
             continue;
         }
         empty_in_a_row = 0;
         let mut entries = Vec::new();
+        let mut ids = HashMap::new();
         for (i, m) in msgs.iter().enumerate() {
             let id = m.message_id().expect("id").to_string();
-            if received
-                .insert(id, m.body().expect("body").to_string())
+            if out
+                .received
+                .insert(id.clone(), m.body().expect("body").to_string())
                 .is_some()
             {
-                duplicates += 1;
+                out.redelivered += 1;
             }
+            ids.insert(format!("d{i}"), id);
             entries.push(
                 DeleteMessageBatchRequestEntry::builder()
                     .id(format!("d{i}"))
@@ -246,14 +356,19 @@ async fn drain(client: &aws_sdk_sqs::Client, url: &str) -> (HashMap<String, Stri
                     .expect("entry"),
             );
         }
-        let del = client
+        let Ok(del) = client
             .delete_message_batch()
             .queue_url(url)
             .set_entries(Some(entries))
             .send()
             .await
-            .expect("delete during drain");
+        else {
+            return false;
+        };
         assert!(del.failed().is_empty(), "deletes failed: {del:?}");
+        for ok in del.successful() {
+            out.deleted.insert(ids[ok.id()].clone());
+        }
     }
-    (received, duplicates)
+    true
 }

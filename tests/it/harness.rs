@@ -113,6 +113,23 @@ impl TestServer {
     }
 
     fn spawn(&mut self) {
+        let rx = self.launch();
+        self.wait_listening(&rx);
+    }
+
+    /// Starts the child (recovery begins) and SIGKILLs it `after` later, whether or not it
+    /// is listening by then: a crash during recovery. Returns whether it was listening.
+    #[allow(dead_code, reason = "used by the crash test binary only")]
+    pub(crate) fn kill9_during_start(&mut self, after: Duration) -> bool {
+        let rx = self.launch();
+        std::thread::sleep(after);
+        let listening = rx.try_recv().is_ok();
+        self.kill9();
+        listening
+    }
+
+    /// Spawns the child; the receiver gets its `listening on` line.
+    fn launch(&mut self) -> mpsc::Receiver<String> {
         assert!(self.child.is_none(), "server is already running");
         let bin = stowage_bin();
         assert!(
@@ -180,6 +197,10 @@ impl TestServer {
             }
         });
         self.child = Some(child);
+        rx
+    }
+
+    fn wait_listening(&mut self, rx: &mpsc::Receiver<String>) {
         let deadline = Instant::now() + START_TIMEOUT;
         let line = loop {
             match rx.recv_timeout(Duration::from_millis(50)) {
