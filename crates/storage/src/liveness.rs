@@ -71,16 +71,22 @@ impl Liveness {
         seg.live_bytes += u64::from(pos.len);
     }
 
+    /// Pins `segment`: it may not be deleted while any segment in
+    /// [`floor`, `segment`) exists. No-op unless `floor` is older.
+    pub(crate) fn pin(&mut self, segment: u64, floor: u64) {
+        if floor >= segment {
+            return;
+        }
+        if let Some(seg) = self.segments.get_mut(&segment) {
+            seg.pin_floor = Some(seg.pin_floor.map_or(floor, |f| f.min(floor)));
+        }
+    }
+
     /// Marks a record dead. Returns false if it was unknown or already dead.
     /// With `by` (the releasing tombstone) in a newer segment, pins that segment.
     pub(crate) fn release(&mut self, pos: RecordPos, by: Option<RecordPos>) -> bool {
         if let Some(t) = by {
-            if t.segment > pos.segment {
-                if let Some(tseg) = self.segments.get_mut(&t.segment) {
-                    tseg.pin_floor =
-                        Some(tseg.pin_floor.map_or(pos.segment, |f| f.min(pos.segment)));
-                }
-            }
+            self.pin(t.segment, pos.segment);
         }
         let Some(seg) = self.segments.get_mut(&pos.segment) else {
             return false;

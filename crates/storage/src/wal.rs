@@ -225,6 +225,12 @@ impl Wal {
         if create {
             live.add_segment(segment);
         }
+        // Pin now, not when the releases apply: until then the released
+        // records are still live, but this segment could otherwise be
+        // reclaimed before the pin exists (S7).
+        if let Some(floor) = release.iter().map(|p| p.segment).min() {
+            live.pin(segment, floor);
+        }
         let mut last_crc = 0;
         let n = spans.len();
         for (i, (kind, s, e)) in spans.into_iter().enumerate() {
