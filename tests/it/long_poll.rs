@@ -216,3 +216,32 @@ async fn concurrent_consumers_get_each_message_once() {
         "some messages were delivered twice while in flight"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_the_queue_ends_its_long_polls() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = create_queue(&client, "poll-delete").await;
+    let c = client.clone();
+    let u = url.clone();
+    let poll = tokio::spawn(async move {
+        let t = Instant::now();
+        let res = c
+            .receive_message()
+            .queue_url(&u)
+            .wait_time_seconds(20)
+            .send()
+            .await;
+        (res.map(|o| o.messages().len()), t.elapsed())
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    client.delete_queue().queue_url(&url).send().await.unwrap();
+    let (res, waited) = poll.await.unwrap();
+    if let Ok(n) = res {
+        assert_eq!(n, 0);
+    }
+    assert!(
+        waited < Duration::from_secs(15),
+        "a long poll on a deleted queue kept waiting ({waited:?})"
+    );
+}

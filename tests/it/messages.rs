@@ -524,3 +524,91 @@ async fn operations_on_a_missing_queue() {
         "AWS.SimpleQueueService.NonExistentQueue",
     ));
 }
+
+#[tokio::test]
+async fn queue_maximum_message_size_applies() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = create_queue_with(&client, "small", &[(A::MaximumMessageSize, "1024")]).await;
+    client
+        .send_message()
+        .queue_url(&url)
+        .message_body("x".repeat(1024))
+        .send()
+        .await
+        .unwrap();
+    assert_client_error(
+        client
+            .send_message()
+            .queue_url(&url)
+            .message_body("x".repeat(1025))
+            .send()
+            .await,
+        &["InvalidParameterValue"],
+    );
+    // Attributes count toward the size.
+    assert_client_error(
+        client
+            .send_message()
+            .queue_url(&url)
+            .message_body("x".repeat(1000))
+            .message_attributes("pad", string_attr(&"y".repeat(100)))
+            .send()
+            .await,
+        &["InvalidParameterValue"],
+    );
+    assert_eq!(
+        queue_attr(&client, &url, A::ApproximateNumberOfMessages).await,
+        "1"
+    );
+}
+
+/// The one slow test (about a minute): the minimum retention period is 60 s.
+#[tokio::test]
+async fn messages_expire_after_the_retention_period() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = create_queue_with(&client, "short-lived", &[(A::MessageRetentionPeriod, "60")]).await;
+    client
+        .send_message()
+        .queue_url(&url)
+        .message_body("ephemeral")
+        .send()
+        .await
+        .unwrap();
+    // Received once and left in flight past its retention too.
+    let other = create_queue_with(
+        &client,
+        "short-inflight",
+        &[(A::MessageRetentionPeriod, "60")],
+    )
+    .await;
+    client
+        .send_message()
+        .queue_url(&other)
+        .message_body("in flight")
+        .send()
+        .await
+        .unwrap();
+    let got = client
+        .receive_message()
+        .queue_url(&other)
+        .visibility_timeout(58)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.messages().len(), 1);
+    tokio::time::sleep(Duration::from_secs(62)).await;
+    assert!(
+        receive(&client, &url, 10, 0).await.is_empty(),
+        "a message past its retention period was delivered"
+    );
+    assert!(
+        receive(&client, &other, 10, 1).await.is_empty(),
+        "an in-flight message past its retention period came back"
+    );
+    assert_eq!(
+        queue_attr(&client, &url, A::ApproximateNumberOfMessages).await,
+        "0"
+    );
+}
