@@ -422,3 +422,196 @@ async fn deleted_queue_stays_deleted_and_name_is_reserved() {
         .queue_urls()
         .is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_configuration_and_purges_survive_sigkill() {
+    let mut server = TestServer::start(ServerOptions::durable());
+    let client = server.client();
+    let dlq = create_queue(&client, "cfg-dlq").await;
+    let dlq_arn = queue_arn(&client, &dlq).await;
+    let url = create_queue(&client, "cfg").await;
+    let policy =
+        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5}).to_string();
+    client
+        .set_queue_attributes()
+        .queue_url(&url)
+        .attributes(A::VisibilityTimeout, "17")
+        .attributes(A::DelaySeconds, "0")
+        .attributes(A::RedrivePolicy, policy)
+        .send()
+        .await
+        .unwrap();
+    client
+        .add_permission()
+        .queue_url(&url)
+        .label("keepme")
+        .aws_account_ids("111111111111")
+        .actions("SendMessage")
+        .send()
+        .await
+        .unwrap();
+    client
+        .untag_queue()
+        .queue_url(&url)
+        .tag_keys("none")
+        .send()
+        .await
+        .unwrap();
+    client
+        .tag_queue()
+        .queue_url(&url)
+        .tags("k", "v")
+        .send()
+        .await
+        .unwrap();
+    for i in 0..5 {
+        client
+            .send_message()
+            .queue_url(&url)
+            .message_body(format!("purged-{i}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    client.purge_queue().queue_url(&url).send().await.unwrap();
+    client
+        .send_message()
+        .queue_url(&url)
+        .message_body("after purge")
+        .send()
+        .await
+        .unwrap();
+
+    server.kill9();
+    server.restart();
+    let client = server.client();
+    let url = server.queue_url("cfg");
+    assert_eq!(queue_attr(&client, &url, A::VisibilityTimeout).await, "17");
+    let stored: serde_json::Value =
+        serde_json::from_str(&queue_attr(&client, &url, A::RedrivePolicy).await).unwrap();
+    assert_eq!(stored["deadLetterTargetArn"], dlq_arn.as_str());
+    assert!(queue_attr(&client, &url, A::Policy)
+        .await
+        .contains("keepme"));
+    let tags = client
+        .list_queue_tags()
+        .queue_url(&url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        tags.tags().and_then(|t| t.get("k")).map(String::as_str),
+        Some("v")
+    );
+    let sources = client
+        .list_dead_letter_source_queues()
+        .queue_url(server.queue_url("cfg-dlq"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sources.queue_urls(), std::slice::from_ref(&url));
+    let got = receive_n(&client, &url, 6, Duration::from_secs(3)).await;
+    let bodies: Vec<_> = got.iter().map(|m| m.body().unwrap()).collect();
+    assert_eq!(
+        bodies,
+        ["after purge"],
+        "purged messages came back after kill -9"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn move_task_interrupted_by_sigkill_loses_and_duplicates_nothing() {
+    let mut server = TestServer::start(ServerOptions::durable());
+    let client = server.client();
+    let dlq = create_queue(&client, "mv-dlq").await;
+    let dlq_arn = queue_arn(&client, &dlq).await;
+    let policy =
+        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1}).to_string();
+    let src = create_queue_with(&client, "mv-src", &[(A::RedrivePolicy, policy.as_str())]).await;
+    let mut ids = HashSet::new();
+    for b in 0..4 {
+        let entries = (0..10)
+            .map(|i| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(format!("e{i}"))
+                    .message_body(format!("mv-{b}-{i}"))
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        let out = client
+            .send_message_batch()
+            .queue_url(&src)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .unwrap();
+        ids.extend(out.successful().iter().map(|e| e.message_id().to_string()));
+    }
+    // Every message to the DLQ: one delivery each (maxReceiveCount 1), then moved.
+    for _ in 0..20 {
+        let out = client
+            .receive_message()
+            .queue_url(&src)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+        if out.messages().is_empty()
+            && queue_attr(&client, &dlq, A::ApproximateNumberOfMessages).await == "40"
+        {
+            break;
+        }
+    }
+    assert_eq!(
+        queue_attr(&client, &dlq, A::ApproximateNumberOfMessages).await,
+        "40"
+    );
+    client
+        .start_message_move_task()
+        .source_arn(&dlq_arn)
+        .max_number_of_messages_per_second(10)
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::task::block_in_place(|| server.kill9());
+    tokio::task::block_in_place(|| server.restart());
+    let client = server.client();
+    let mut seen = Vec::new();
+    for q in ["mv-src", "mv-dlq"] {
+        let got = receive_n(&client, &server.queue_url(q), 40, Duration::from_secs(5)).await;
+        seen.extend(got.iter().map(|m| m.message_id().unwrap().to_string()));
+    }
+    // Drain anything a resumed task moved meanwhile.
+    for q in ["mv-src", "mv-dlq"] {
+        seen.extend(
+            receive(&client, &server.queue_url(q), 10, 1)
+                .await
+                .iter()
+                .map(|m| m.message_id().unwrap().to_string()),
+        );
+    }
+    let unique: HashSet<_> = seen.iter().cloned().collect();
+    assert_eq!(unique, ids, "messages lost by an interrupted move task");
+    assert_eq!(
+        seen.len(),
+        ids.len(),
+        "messages duplicated by an interrupted move task"
+    );
+    let tasks = client
+        .list_message_move_tasks()
+        .source_arn(&dlq_arn)
+        .send()
+        .await
+        .unwrap();
+    let status = tasks.results().first().and_then(|t| t.status());
+    assert!(
+        matches!(
+            status,
+            Some("RUNNING" | "COMPLETED" | "FAILED" | "CANCELLED")
+        ),
+        "task after restart: {tasks:?}"
+    );
+}
