@@ -391,3 +391,121 @@ async fn receive_request_attempt_id_replays_the_same_receive() {
         .unwrap();
     assert!(other.messages().is_empty(), "{other:?}");
 }
+
+#[tokio::test]
+async fn fifo_batches_per_entry_validation_and_in_batch_dedup() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = fifo_queue(&client, "fbatch.fifo", false).await;
+    let e = |id: &str, body: &str, group: Option<&str>, dedup: Option<&str>| {
+        SendMessageBatchRequestEntry::builder()
+            .id(id)
+            .message_body(body)
+            .set_message_group_id(group.map(str::to_string))
+            .set_message_deduplication_id(dedup.map(str::to_string))
+            .build()
+            .unwrap()
+    };
+    let out = client
+        .send_message_batch()
+        .queue_url(&url)
+        .entries(e("a", "first", Some("g"), Some("d1")))
+        .entries(e("b", "same dedup", Some("g"), Some("d1")))
+        .entries(e("c", "no group", None, Some("d2")))
+        .entries(e("d", "no dedup", Some("g"), None))
+        .entries(e("f", "second", Some("g"), Some("d3")))
+        .send()
+        .await
+        .unwrap();
+    let ok: HashMap<_, _> = out
+        .successful()
+        .iter()
+        .map(|s| (s.id().to_string(), s.message_id().to_string()))
+        .collect();
+    let failed: Vec<_> = out.failed().iter().map(|f| f.id().to_string()).collect();
+    assert_eq!(ok.len(), 3, "{out:?}");
+    assert_eq!(
+        ok["a"], ok["b"],
+        "in-batch duplicate answers the original's id"
+    );
+    let mut failed_sorted = failed.clone();
+    failed_sorted.sort();
+    assert_eq!(failed_sorted, ["c", "d"], "{out:?}");
+    let got = receive_n(&client, &url, 2, Duration::from_secs(3)).await;
+    let bodies: Vec<_> = got.iter().map(|m| m.body().unwrap()).collect();
+    assert_eq!(bodies, ["first", "second"]);
+}
+
+#[tokio::test]
+async fn fifo_dead_letter_queue_keeps_order() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let dlq = fifo_queue(&client, "fdlq.fifo", true).await;
+    let dlq_arn = queue_arn(&client, &dlq).await;
+    let policy =
+        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1}).to_string();
+    let src = create_queue_with(
+        &client,
+        "fsrc.fifo",
+        &[
+            (A::FifoQueue, "true"),
+            (A::ContentBasedDeduplication, "true"),
+            (A::RedrivePolicy, policy.as_str()),
+        ],
+    )
+    .await;
+    // A standard DLQ for a FIFO source is refused.
+    let std_dlq = create_queue(&client, "std-dlq").await;
+    let std_arn = queue_arn(&client, &std_dlq).await;
+    let bad = serde_json::json!({"deadLetterTargetArn": std_arn, "maxReceiveCount": 1}).to_string();
+    assert_client_error(
+        client
+            .set_queue_attributes()
+            .queue_url(&src)
+            .attributes(A::RedrivePolicy, bad)
+            .send()
+            .await,
+        &["InvalidParameterValue", "InvalidAttributeValue"],
+    );
+    for i in 0..4 {
+        client
+            .send_message()
+            .queue_url(&src)
+            .message_body(format!("p{i}"))
+            .message_group_id("g")
+            .send()
+            .await
+            .unwrap();
+    }
+    // Deliver each once with visibility 0, so each exceeds maxReceiveCount on the next try.
+    for _ in 0..12 {
+        let out = client
+            .receive_message()
+            .queue_url(&src)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+        if out.messages().is_empty()
+            && queue_attr(&client, &src, A::ApproximateNumberOfMessages).await == "0"
+        {
+            break;
+        }
+    }
+    let mut bodies = Vec::new();
+    for _ in 0..10 {
+        for m in receive(&client, &dlq, 10, 1).await {
+            bodies.push(m.body().unwrap().to_string());
+            delete(&client, &dlq, &m).await;
+        }
+        if bodies.len() == 4 {
+            break;
+        }
+    }
+    assert_eq!(
+        bodies,
+        ["p0", "p1", "p2", "p3"],
+        "FIFO DLQ must keep group order"
+    );
+}
