@@ -509,3 +509,93 @@ async fn fifo_dead_letter_queue_keeps_order() {
         "FIFO DLQ must keep group order"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_consumers_keep_each_group_in_order() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = fifo_queue(&client, "fconc.fifo", true).await;
+    let groups = 5;
+    let per_group = 20;
+    for i in 0..per_group {
+        let entries = (0..groups)
+            .map(|g| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(format!("g{g}"))
+                    .message_body(format!("{g}:{i}"))
+                    .message_group_id(format!("group-{g}"))
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        client
+            .send_message_batch()
+            .queue_url(&url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .unwrap();
+    }
+    // Each consumer receives, records (global order, group, index), then deletes. A later
+    // message of a group can only be handed out after the earlier one is deleted, so the
+    // recorded order per group must be 0, 1, 2, …
+    let clock = Arc::new(AtomicUsize::new(0));
+    let log = Arc::new(Mutex::new(Vec::<(usize, usize, usize)>::new()));
+    let mut consumers = Vec::new();
+    for _ in 0..4 {
+        let c = client.clone();
+        let u = url.clone();
+        let clock = Arc::clone(&clock);
+        let log = Arc::clone(&log);
+        consumers.push(tokio::spawn(async move {
+            let mut empty = 0;
+            while empty < 3 {
+                let out = c
+                    .receive_message()
+                    .queue_url(&u)
+                    .max_number_of_messages(3)
+                    .wait_time_seconds(1)
+                    .send()
+                    .await
+                    .unwrap();
+                if out.messages().is_empty() {
+                    empty += 1;
+                    continue;
+                }
+                empty = 0;
+                for m in out.messages() {
+                    let (g, i) = m.body().unwrap().split_once(':').unwrap();
+                    let t = clock.fetch_add(1, Ordering::SeqCst);
+                    log.lock()
+                        .unwrap()
+                        .push((t, g.parse().unwrap(), i.parse().unwrap()));
+                }
+                for m in out.messages() {
+                    c.delete_message()
+                        .queue_url(&u)
+                        .receipt_handle(m.receipt_handle().unwrap())
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            }
+        }));
+    }
+    for c in consumers {
+        c.await.unwrap();
+    }
+    let mut log = log.lock().unwrap().clone();
+    log.sort();
+    assert_eq!(log.len(), groups * per_group, "every message exactly once");
+    for g in 0..groups {
+        let order: Vec<usize> = log.iter().filter(|e| e.1 == g).map(|e| e.2).collect();
+        assert_eq!(
+            order,
+            (0..per_group).collect::<Vec<_>>(),
+            "group {g} out of order"
+        );
+    }
+}
