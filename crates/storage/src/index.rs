@@ -229,10 +229,11 @@ impl Index {
         } else if m.visible_at_ms > m.sent_ms {
             self.in_flight.remove(key).map_err(ix)?;
             self.delayed.insert(key, &at).map_err(ix)?;
-        } else {
-            self.in_flight.remove(key).map_err(ix)?;
-            self.delayed.remove(key).map_err(ix)?;
         }
+        // Otherwise (never received, never delayed) neither tree can hold
+        // the message: a received message always carries receive_count > 0
+        // and a delayed one visible_at_ms > sent_ms, in every later copy.
+        // Skipping two sled removes matters on the ack path.
         if let (true, Some(dedup_id)) = (with_dedup, m.dedup_id.as_deref()) {
             self.prune_dedup(m.sent_ms)?;
             let expires_ms = m.sent_ms.saturating_add(DEDUP_WINDOW_MS);
