@@ -100,6 +100,41 @@ impl TestServer {
         server
     }
 
+    /// Runs the binary once more on this server's data directory (while this one may still
+    /// be running) and waits up to `timeout` for it to exit; kills it if it does not.
+    /// Returns the exit status (`None` if it had to be killed) and its stderr.
+    #[allow(dead_code, reason = "used by some test binaries only")]
+    pub(crate) fn run_second_instance(&self, timeout: Duration) -> (Option<ExitStatus>, String) {
+        let log = self.root.path().join("logs").join("second-instance.log");
+        let mut child = Command::new(stowage_bin())
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--metrics-listen")
+            .arg("")
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(&log).expect("create log file"),
+            ))
+            .spawn()
+            .expect("spawn second instance");
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        (status, std::fs::read_to_string(&log).unwrap_or_default())
+    }
+
     /// The data directory (survives restarts).
     pub(crate) fn data_dir(&self) -> PathBuf {
         self.root.path().join("data")

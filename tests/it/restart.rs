@@ -615,3 +615,65 @@ async fn move_task_interrupted_by_sigkill_loses_and_duplicates_nothing() {
         "task after restart: {tasks:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_cannot_open_a_data_directory_in_use() {
+    let server = TestServer::start(ServerOptions::durable());
+    let client = server.client();
+    let url = create_queue(&client, "locked").await;
+    client
+        .send_message()
+        .queue_url(&url)
+        .message_body("safe")
+        .send()
+        .await
+        .unwrap();
+    let (status, stderr) =
+        tokio::task::block_in_place(|| server.run_second_instance(Duration::from_secs(20)));
+    let status = status.unwrap_or_else(|| {
+        panic!("a second stowage on a data directory in use kept running:\n{stderr}")
+    });
+    assert!(!status.success(), "second instance exited 0:\n{stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "second instance panicked:\n{stderr}"
+    );
+    assert!(
+        stderr.to_ascii_lowercase().contains("lock"),
+        "the error should say the directory is locked:\n{stderr}"
+    );
+    // The first server is unaffected.
+    let got = receive(&client, &url, 10, 0).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body(), Some("safe"));
+}
+
+#[tokio::test]
+async fn a_foreign_file_in_the_log_directory_is_a_clear_error() {
+    let mut server = TestServer::start(ServerOptions::durable());
+    let client = server.client();
+    create_queue(&client, "foreign").await;
+    let status = server.terminate();
+    assert!(status.success());
+    let wal = server.data_dir().join("wal");
+    assert!(wal.is_dir(), "expected the log in {}", wal.display());
+    std::fs::write(wal.join("notes.txt"), b"not a segment").unwrap();
+    let (status, stderr) = server.run_second_instance(Duration::from_secs(20));
+    match status {
+        None => {
+            // It started despite the stray file: acceptable only if it ignored it safely.
+            panic!("stowage kept running with a foreign file in its log directory:\n{stderr}");
+        }
+        Some(status) => {
+            assert!(
+                !stderr.contains("panicked"),
+                "panicked on a foreign file:\n{stderr}"
+            );
+            assert!(!status.success(), "exited 0:\n{stderr}");
+            assert!(
+                stderr.contains("notes.txt"),
+                "the error should name the stray file:\n{stderr}"
+            );
+        }
+    }
+}
