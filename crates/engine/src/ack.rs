@@ -27,7 +27,6 @@ enum Deleted {
 }
 
 fn delete_locked(
-    shared: &Shared,
     queue_id: u64,
     inner: &mut QueueInner,
     handle: &str,
@@ -48,7 +47,6 @@ fn delete_locked(
         return Ok(Deleted::NoEffect);
     };
     let release = inner.release_list(&msg, now);
-    let _ = shared;
     Ok(Deleted::Removed(
         Box::new(Record::MessageDeleted {
             queue_id,
@@ -118,7 +116,7 @@ async fn delete(
         let mut records = Vec::new();
         let mut release = Vec::new();
         for entry in entries {
-            match delete_locked(shared, queue.id, &mut inner, &entry.receipt_handle, now) {
+            match delete_locked(queue.id, &mut inner, &entry.receipt_handle, now) {
                 Ok(Deleted::Removed(record, positions)) => {
                     records.push(*record);
                     release.extend(positions);

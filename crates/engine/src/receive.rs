@@ -60,7 +60,7 @@ pub(crate) async fn receive(
         let attempt = try_receive(shared, &queue, max, visibility, &request)?;
         if let Some(attempt) = attempt {
             let moved_any = !attempt.dead_lettered.is_empty();
-            let messages = finish(shared, &queue, attempt).await?;
+            let messages = finish(&queue, attempt).await?;
             if !messages.is_empty() || !moved_any {
                 if messages.is_empty() {
                     Counters::add(&queue.counters.empty_receives, 1);
@@ -80,11 +80,7 @@ pub(crate) async fn receive(
     }
 }
 
-async fn finish(
-    shared: &Shared,
-    queue: &Queue,
-    attempt: Attempt,
-) -> Result<Vec<ReceivedMessage>, EngineError> {
+async fn finish(queue: &Queue, attempt: Attempt) -> Result<Vec<ReceivedMessage>, EngineError> {
     if let Some(ticket) = attempt.ticket {
         ticket.wait().await?;
     }
@@ -106,7 +102,6 @@ async fn finish(
             );
         }
     }
-    let _ = shared;
     Counters::add(&queue.counters.received, attempt.messages.len() as u64);
     Ok(attempt.messages)
 }
