@@ -121,12 +121,13 @@ def main():
     check(attrs["Attributes"] == {"VisibilityTimeout": "20"}, f"set attrs {attrs}")
 
     # --- send with message attributes ------------------------------------------------------
-    body = "héllo <xml> & \"quotes\" ✓"
+    # XML-special characters, CR (which an XML parser would normalise unless escaped) and "]]>".
+    body = "héllo <xml> & \"quotes\" ✓\r\n\tline two\r]]> &amp;"
     mattrs = {
         "str": {"DataType": "String", "StringValue": "v"},
         "num": {"DataType": "Number", "StringValue": "12.5"},
         "bin": {"DataType": "Binary", "BinaryValue": b"\x00\x01\xff"},
-        "custom": {"DataType": "String.custom", "StringValue": "ünï"},
+        "custom": {"DataType": "String.custom", "StringValue": "ünï\r\n<&>"},
     }
     sent = sqs.send_message(QueueUrl=url, MessageBody=body, MessageAttributes=mattrs)
     check(sent["MD5OfMessageBody"] == hashlib.md5(body.encode()).hexdigest(), f"md5 {sent}")
