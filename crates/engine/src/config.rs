@@ -9,8 +9,10 @@ pub struct EngineConfig {
     /// Region used in queue ARNs (`arn:aws:sqs:<region>:<account>:<name>`).
     /// Default: `us-east-1`.
     pub region: String,
-    /// Secret used to sign receipt handles (HMAC). Empty: derived at first
-    /// start and stored in the data directory. Default: empty.
+    /// Extra secret mixed into every queue's receipt-handle HMAC key. Each
+    /// queue already has its own random key, kept in its durable state, so
+    /// this is optional; changing it invalidates outstanding receipt handles.
+    /// Default: empty.
     pub receipt_handle_secret: String,
     /// Maximum number of queues per account. Default: 1000000.
     pub max_queues_per_account: usize,
