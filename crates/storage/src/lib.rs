@@ -21,7 +21,9 @@
 //!   [`Storage::release`]). Segments whose records are all dead are deleted;
 //!   segments whose live fraction is low are offered by
 //!   [`Storage::compaction_candidates`] so the engine can re-append their live
-//!   records ([`Storage::live_records`]) and release the old copies.
+//!   records ([`Storage::live_records`]) and release the old copies. A
+//!   release names the record that ended or superseded the released one, so
+//!   that record's segment outlives it (no resurrection on replay).
 
 pub mod config;
 pub mod error;

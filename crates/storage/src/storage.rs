@@ -262,8 +262,14 @@ impl Storage {
         seg.read_record(pos)
     }
 
-    /// Marks a record dead. `by` is the tombstone that ended it, if any (pins
-    /// the tombstone's segment while the record's segment exists).
+    /// Marks a record dead at once. `by` is the record that ended or
+    /// superseded it (a tombstone, or a newer copy/state), if any: `by`'s
+    /// segment is then pinned so it cannot be reclaimed while `pos`'s segment
+    /// (or any between them) exists. During replay, pass `by` for every record
+    /// that some later record ended, or that protection is lost across the
+    /// next restart and a deleted record could come back. `None` is right
+    /// only when no record ended it (e.g. retention expiry, which replay
+    /// re-derives from time).
     pub fn release(&self, pos: RecordPos, by: Option<RecordPos>) {
         self.wal().lock_liveness().release(pos, by);
     }
