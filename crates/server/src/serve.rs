@@ -49,6 +49,8 @@ pub(crate) async fn serve(
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     let idle = Duration::from_millis(limits.idle_timeout_ms);
+    let header_timeout = Duration::from_millis(limits.header_read_timeout_ms);
+    let tick = (idle.min(header_timeout) / 4).max(Duration::from_millis(50));
     loop {
         let permit = tokio::select! {
             _ = stop.wait() => break,
@@ -93,7 +95,6 @@ pub(crate) async fn serve(
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             let mut conn = pin!(conn);
-            let tick = (idle / 4).max(Duration::from_millis(100));
             loop {
                 tokio::select! {
                     result = conn.as_mut() => {
@@ -103,6 +104,12 @@ pub(crate) async fn serve(
                         break;
                     }
                     _ = tokio::time::sleep(tick) => {
+                        // hyper's header timer starts only once the HTTP
+                        // version is detected: bound that phase too.
+                        if activity.never_served_for() >= header_timeout {
+                            tracing::debug!(%peer, "no request head in time; closing");
+                            break;
+                        }
                         if activity.idle_for() >= idle {
                             tracing::debug!(%peer, "closing idle connection");
                             break;
@@ -127,6 +134,7 @@ struct Activity {
     epoch: Instant,
     last_ms: AtomicU64,
     requests: AtomicUsize,
+    served: std::sync::atomic::AtomicBool,
 }
 
 impl Activity {
@@ -135,6 +143,16 @@ impl Activity {
             epoch: Instant::now(),
             last_ms: AtomicU64::new(0),
             requests: AtomicUsize::new(0),
+            served: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+    /// Time since the connection opened, while no request head has arrived
+    /// yet; zero once one has.
+    fn never_served_for(&self) -> Duration {
+        if self.served.load(Ordering::Acquire) {
+            Duration::ZERO
+        } else {
+            self.epoch.elapsed()
         }
     }
     fn touch(&self) {
@@ -157,6 +175,7 @@ struct RequestGuard(Arc<Activity>);
 impl RequestGuard {
     fn new(activity: Arc<Activity>) -> RequestGuard {
         activity.requests.fetch_add(1, Ordering::AcqRel);
+        activity.served.store(true, Ordering::Release);
         RequestGuard(activity)
     }
 }
@@ -243,10 +262,13 @@ mod tests {
             epoch: Instant::now() - Duration::from_secs(100),
             last_ms: AtomicU64::new(0),
             requests: AtomicUsize::new(0),
+            served: std::sync::atomic::AtomicBool::new(false),
         });
         assert!(activity.idle_for() >= Duration::from_secs(100));
+        assert!(activity.never_served_for() >= Duration::from_secs(100));
         let guard = RequestGuard::new(activity.clone());
         assert_eq!(activity.idle_for(), Duration::ZERO);
+        assert_eq!(activity.never_served_for(), Duration::ZERO);
         drop(guard);
         // Finishing the request counts as activity.
         assert!(activity.idle_for() < Duration::from_secs(1));

@@ -101,6 +101,19 @@ async fn slow_headers_are_cut_off_and_oversized_bodies_refused_before_reading() 
         "connection closed after {took:?}: {reply}"
     );
 
+    // Silence right after connecting (before hyper even knows the HTTP
+    // version): also cut off.
+    let started = Instant::now();
+    let _ = raw(addr, b"", Duration::from_secs(10)).await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "silent connection closed after {took:?}"
+    );
+    let started = Instant::now();
+    let _ = raw(addr, b"P", Duration::from_secs(10)).await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+
     // 64 MiB announced, nothing sent: answered 413 at once.
     let started = Instant::now();
     let reply = raw(
