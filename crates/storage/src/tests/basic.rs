@@ -197,3 +197,55 @@ fn sync_in_never_mode() {
     rt.block_on(s.sync()).unwrap();
     assert!(s.stats().fsyncs > before);
 }
+
+/// Bad positions are errors, never panics.
+#[test]
+fn bad_positions_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let (s, _) = Storage::open(dir.path(), &StorageConfig::default()).unwrap();
+    let p = rt
+        .block_on(s.append(Append {
+            records: one_of_each(),
+            release: vec![],
+        }))
+        .unwrap();
+    let good = p[1];
+    for bad in [
+        crate::RecordPos {
+            segment: 999,
+            ..good
+        },
+        crate::RecordPos {
+            offset: good.offset + 1,
+            ..good
+        },
+        crate::RecordPos {
+            len: good.len - 1,
+            ..good
+        },
+        crate::RecordPos { len: 0, ..good },
+        crate::RecordPos {
+            offset: u32::MAX,
+            len: u32::MAX,
+            ..good
+        },
+        crate::RecordPos { offset: 0, ..good },
+    ] {
+        let err = s.read(bad).unwrap_err();
+        assert!(
+            matches!(err, StorageError::BadPosition { .. }),
+            "{bad:?}: {err}"
+        );
+    }
+    // Releasing unknown positions is harmless.
+    s.release(
+        crate::RecordPos {
+            segment: 12345,
+            offset: 7,
+            len: 3,
+        },
+        None,
+    );
+    assert_eq!(s.read(good).unwrap(), one_of_each()[1]);
+}

@@ -12,6 +12,13 @@ fn workload() -> Vec<Vec<Record>> {
     delayed.visible_at_ms += 60_000;
     let received = message(1, 3, 10);
     let deleted = message(1, 4, 10);
+    let mut purged = message(4, 1, 10);
+    purged.visible_at_ms += 1_000;
+    purged.dedup_id = Some("p".into());
+    let mut moved = message(6, 3, 10);
+    moved.message_id = received.message_id;
+    moved.receive_count = 2;
+    moved.visible_at_ms = 7_777;
     vec![
         vec![
             Record::MessageSent(fifo.clone()),
@@ -55,6 +62,20 @@ fn workload() -> Vec<Vec<Record>> {
                 at_ms: 1,
             },
         ],
+        // Purge empties in-flight/delayed of queue 4 but keeps its dedup entries.
+        vec![
+            Record::MessageSent(purged.clone()),
+            Record::QueuePurged {
+                queue_id: 4,
+                at_ms: 2,
+            },
+        ],
+        // A dead-letter move: out of queue 1's in-flight, into queue 6 as received.
+        vec![Record::MessageMoved {
+            from_queue: 1,
+            message: moved.clone(),
+            task_handle: None,
+        }],
     ]
 }
 
@@ -72,16 +93,23 @@ fn records_update_the_index() {
         .unwrap();
     }
     let ix = s.index();
-    assert_eq!(
-        ix.in_flight(1).unwrap(),
-        vec![(message(1, 3, 0).message_id, 9_000)]
-    );
+    assert!(ix.in_flight(1).unwrap().is_empty(), "moved out of queue 1");
     let d = message(1, 2, 0);
     assert_eq!(
         ix.delayed(1).unwrap(),
         vec![(d.message_id, d.visible_at_ms + 60_000)]
     );
     assert!(ix.in_flight(3).unwrap().is_empty() && ix.delayed(3).unwrap().is_empty());
+    assert!(ix.delayed(4).unwrap().is_empty(), "purged");
+    assert!(
+        ix.dedup_lookup(4, None, "p", 0).unwrap().is_some(),
+        "purge keeps dedup"
+    );
+    assert_eq!(
+        ix.in_flight(6).unwrap(),
+        vec![(message(1, 3, 0).message_id, 7_777)],
+        "moved in"
+    );
     let sent = message(2, 1, 0).sent_ms;
     let hit = ix.dedup_lookup(2, None, "dd", sent + 1).unwrap().unwrap();
     assert_eq!(hit.message_id, message(2, 1, 0).message_id);
@@ -101,7 +129,7 @@ fn records_update_the_index() {
             .is_none(),
         "expired"
     );
-    assert_eq!(ix.stamp(), 10, "stamp = LSN of the last applied record");
+    assert_eq!(ix.stamp(), 13, "stamp = LSN of the last applied record");
 }
 
 /// S9: delete the sled directory → reopen → the rebuilt index equals the original.
