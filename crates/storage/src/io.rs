@@ -3,7 +3,7 @@
 //! a crash that loses the bytes that were never synced.
 //!
 //! The production implementation is [`RealFs`]. Under `cfg(test)` or the
-//! `failpoints` feature, [`FaultyFs`] wraps it.
+//! `failpoints` feature, `FaultyFs` wraps it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
