@@ -245,3 +245,191 @@ async fn deleting_the_queue_ends_its_long_polls() {
         "a long poll on a deleted queue kept waiting ({waited:?})"
     );
 }
+
+/// Starts a 10 s long poll in the background and returns its handle.
+fn spawn_poll(
+    client: &aws_sdk_sqs::Client,
+    url: &str,
+) -> tokio::task::JoinHandle<(Vec<aws_sdk_sqs::types::Message>, Instant)> {
+    let c = client.clone();
+    let u = url.to_string();
+    tokio::spawn(async move {
+        let out = c
+            .receive_message()
+            .queue_url(&u)
+            .max_number_of_messages(10)
+            .wait_time_seconds(10)
+            .send()
+            .await
+            .unwrap();
+        (out.messages().to_vec(), Instant::now())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_polls_wake_when_a_delay_ends() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = create_queue(&client, "wake-delay").await;
+    client
+        .send_message()
+        .queue_url(&url)
+        .message_body("delayed")
+        .delay_seconds(2)
+        .send()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let (msgs, done) = spawn_poll(&client, &url).await.unwrap();
+    assert_eq!(
+        msgs.len(),
+        1,
+        "the delayed message never reached the waiting poll"
+    );
+    let waited = done - started;
+    assert!(
+        waited >= Duration::from_millis(1500) && waited < Duration::from_secs(6),
+        "poll returned after {waited:?}; the delay was 2 s and the wait 10 s"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_polls_wake_when_a_visibility_timeout_expires() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = create_queue(&client, "wake-vis").await;
+    client
+        .send_message()
+        .queue_url(&url)
+        .message_body("again")
+        .send()
+        .await
+        .unwrap();
+    let first = client
+        .receive_message()
+        .queue_url(&url)
+        .visibility_timeout(2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.messages().len(), 1);
+    let started = Instant::now();
+    let (msgs, done) = spawn_poll(&client, &url).await.unwrap();
+    assert_eq!(
+        msgs.len(),
+        1,
+        "the message whose visibility expired never reached the poll"
+    );
+    let waited = done - started;
+    assert!(
+        waited < Duration::from_secs(6),
+        "poll returned after {waited:?}; visibility was 2 s and the wait 10 s"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "engine: deleting the in-flight head of a FIFO group does not wake long polls (ack.rs delete never notifies waiters)"]
+async fn fifo_long_polls_wake_when_the_group_unblocks() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = create_queue_with(
+        &client,
+        "wake.fifo",
+        &[
+            (A::FifoQueue, "true"),
+            (A::ContentBasedDeduplication, "true"),
+        ],
+    )
+    .await;
+    for body in ["first", "second"] {
+        client
+            .send_message()
+            .queue_url(&url)
+            .message_body(body)
+            .message_group_id("g")
+            .send()
+            .await
+            .unwrap();
+    }
+    let first = client
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.messages()[0].body(), Some("first"));
+    let poll = spawn_poll(&client, &url);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !poll.is_finished(),
+        "group g is blocked: the poll must wait"
+    );
+    let deleted_at = Instant::now();
+    client
+        .delete_message()
+        .queue_url(&url)
+        .receipt_handle(first.messages()[0].receipt_handle().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let (msgs, done) = poll.await.unwrap();
+    let bodies: Vec<_> = msgs.iter().map(|m| m.body().unwrap()).collect();
+    assert_eq!(bodies, ["second"]);
+    assert!(
+        done - deleted_at < Duration::from_secs(5),
+        "the poll slept {:?} after the group unblocked",
+        done - deleted_at
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_polls_wake_when_a_move_task_refills_the_source() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let dlq = create_queue(&client, "wake-dlq").await;
+    let dlq_arn = queue_arn(&client, &dlq).await;
+    let policy =
+        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1}).to_string();
+    let src = create_queue_with(&client, "wake-src", &[(A::RedrivePolicy, policy.as_str())]).await;
+    client
+        .send_message()
+        .queue_url(&src)
+        .message_body("bounce")
+        .send()
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        client
+            .receive_message()
+            .queue_url(&src)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        queue_attr(&client, &dlq, A::ApproximateNumberOfMessages).await,
+        "1"
+    );
+    let poll = spawn_poll(&client, &src);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    client
+        .start_message_move_task()
+        .source_arn(&dlq_arn)
+        .send()
+        .await
+        .unwrap();
+    let (msgs, done) = poll.await.unwrap();
+    assert_eq!(
+        msgs.len(),
+        1,
+        "the moved message never reached the waiting poll"
+    );
+    assert!(
+        done - started < Duration::from_secs(5),
+        "poll woke {:?} after the move",
+        done - started
+    );
+}
