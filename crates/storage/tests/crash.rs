@@ -1,10 +1,14 @@
-//! kill -9 harness (invariants S2 and S4): the test binary re-executes itself
-//! as a child (`STOWAGE_CRASH_CHILD=<data dir>`) that appends batches with
-//! group commit (durability `always`, several concurrent appenders) and
-//! prints every acknowledged batch to stdout. The parent SIGKILLs it at a
-//! random moment (sometimes during recovery), reopens the directory and
-//! checks that every acknowledged batch is present and that every batch on
-//! disk is whole. `STOWAGE_CRASH_CYCLES` sets the number of cycles (default 20).
+//! kill -9 harness (invariants S2, S4, S6, S7): the test binary re-executes
+//! itself as a child (`STOWAGE_CRASH_CHILD=<data dir>`) that replays the log
+//! like the engine (releasing what later records ended), then appends
+//! batches with group commit (durability `always`, several concurrent
+//! appenders) and deletes some of its acknowledged batches (tombstones
+//! releasing them, so segments get reclaimed), printing every acknowledged
+//! append and deletion to stdout. The parent SIGKILLs it at a random moment
+//! (sometimes during recovery), reopens the directory and checks that every
+//! acknowledged batch is present unless deleted, every batch is whole, and no
+//! acknowledged deletion was undone. `STOWAGE_CRASH_CYCLES` sets the number
+//! of cycles (default 20).
 
 // A test binary with `harness = false`: clippy cannot see `#[test]`, so the
 // test-only allowances of clippy.toml are granted here explicitly.
@@ -18,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::Rng;
-use storage::{Append, Durability, Record, Storage, StorageConfig, StoredMessage};
+use storage::{Append, Durability, Record, RecordPos, Storage, StorageConfig, StoredMessage};
 
 const CHILD_ENV: &str = "STOWAGE_CRASH_CHILD";
 const CYCLE_ENV: &str = "STOWAGE_CRASH_CYCLE";
@@ -62,15 +66,53 @@ fn message(id: BatchId, index: u8, size: u8, body_len: usize) -> Record {
     })
 }
 
-fn decode(record: &Record) -> Option<(BatchId, u8, u8)> {
-    let Record::MessageSent(m) = record else {
-        return None;
-    };
-    let id = &m.message_id;
-    let cycle = u32::from_be_bytes(id[..4].try_into().ok()?);
-    let appender = u16::from_be_bytes(id[4..6].try_into().ok()?);
-    let seq = u32::from_be_bytes(id[6..10].try_into().ok()?);
-    Some(((cycle, appender, seq), id[10], id[11]))
+/// What the engine does at start: replay, keep the latest state, and release
+/// every record a later one ended, naming that record (re-establishes pins).
+/// Returns the live message records per batch: (batch size, indexes).
+fn replay_like_engine(storage: &Storage, release: bool) -> BTreeMap<BatchId, (u8, BTreeSet<u8>)> {
+    let mut live: BTreeMap<[u8; 16], RecordPos> = BTreeMap::new();
+    let mut ended = Vec::new();
+    storage
+        .replay(&mut |pos, record| {
+            match &record {
+                Record::MessageSent(m) => {
+                    assert!(
+                        live.insert(m.message_id, pos).is_none(),
+                        "duplicate record at {pos:?}"
+                    );
+                }
+                Record::MessageDeleted { message_id, .. } => {
+                    if let Some(old) = live.remove(message_id) {
+                        ended.push((old, pos));
+                    }
+                }
+                other => panic!("foreign record {other:?} at {pos:?}"),
+            }
+            Ok(())
+        })
+        .unwrap();
+    if release {
+        for (old, by) in ended {
+            storage.release(old, Some(by));
+        }
+    }
+    let mut out: BTreeMap<BatchId, (u8, BTreeSet<u8>)> = BTreeMap::new();
+    for id in live.keys() {
+        let cycle = u32::from_be_bytes(id[..4].try_into().unwrap());
+        let appender = u16::from_be_bytes(id[4..6].try_into().unwrap());
+        let seq = u32::from_be_bytes(id[6..10].try_into().unwrap());
+        let entry = out
+            .entry((cycle, appender, seq))
+            .or_insert_with(|| (id[11], BTreeSet::new()));
+        entry.1.insert(id[10]);
+    }
+    out
+}
+
+fn say(out: &Mutex<std::io::Stdout>, line: &str) {
+    let mut out = out.lock().unwrap();
+    writeln!(out, "{line}").unwrap();
+    out.flush().unwrap();
 }
 
 fn child(dir: &Path, cycle: u32) {
@@ -80,35 +122,60 @@ fn child(dir: &Path, cycle: u32) {
         .build()
         .unwrap();
     let (storage, _) = Storage::open(dir, &config()).unwrap();
+    replay_like_engine(&storage, true);
+    storage.collect_garbage().unwrap();
     let out = Arc::new(Mutex::new(std::io::stdout()));
-    {
-        let mut out = out.lock().unwrap();
-        writeln!(out, "READY").unwrap();
-        out.flush().unwrap();
-    }
+    say(&out, "READY");
     rt.block_on(async move {
         let mut tasks = Vec::new();
         for appender in 0..APPENDERS {
             let storage = storage.clone();
             let out = out.clone();
             tasks.push(tokio::spawn(async move {
+                // Acknowledged batches of this appender: (seq, records, positions).
+                let mut mine: Vec<(u32, Vec<Record>, Vec<RecordPos>)> = Vec::new();
                 for seq in 0u32.. {
-                    let (size, body) = {
+                    let (size, body, delete) = {
                         let mut rng = rand::thread_rng();
-                        (rng.gen_range(1..=4u8), rng.gen_range(10..3000usize))
+                        let delete = (!mine.is_empty() && rng.gen_bool(0.4))
+                            .then(|| rng.gen_range(0..mine.len()));
+                        (rng.gen_range(1..=4u8), rng.gen_range(10..3000usize), delete)
                     };
                     let id = (cycle, appender, seq);
-                    let records = (0..size).map(|i| message(id, i, size, body)).collect();
-                    storage
+                    let records: Vec<Record> =
+                        (0..size).map(|i| message(id, i, size, body)).collect();
+                    let positions = storage
                         .append(Append {
-                            records,
+                            records: records.clone(),
                             release: vec![],
                         })
                         .await
                         .unwrap();
-                    let mut out = out.lock().unwrap();
-                    writeln!(out, "ACK {cycle} {appender} {seq} {size}").unwrap();
-                    out.flush().unwrap();
+                    say(&out, &format!("ACK {cycle} {appender} {seq} {size}"));
+                    mine.push((seq, records, positions));
+                    if let Some(k) = delete {
+                        // Delete a whole earlier batch: tombstones releasing its records.
+                        let (dseq, drecords, dpositions) = mine.swap_remove(k);
+                        let tombs = drecords
+                            .iter()
+                            .map(|r| match r {
+                                Record::MessageSent(m) => Record::MessageDeleted {
+                                    queue_id: m.queue_id,
+                                    message_id: m.message_id,
+                                },
+                                other => other.clone(),
+                            })
+                            .collect();
+                        say(&out, &format!("DELETING {cycle} {appender} {dseq}"));
+                        storage
+                            .append(Append {
+                                records: tombs,
+                                release: dpositions,
+                            })
+                            .await
+                            .unwrap();
+                        say(&out, &format!("DEL {cycle} {appender} {dseq}"));
+                    }
                 }
             }));
         }
@@ -118,39 +185,46 @@ fn child(dir: &Path, cycle: u32) {
     });
 }
 
-/// Reopens `dir` and checks the acknowledged set; returns the batches on disk.
-fn verify(dir: &Path, acked: &BTreeMap<BatchId, u8>) -> usize {
+/// Reopens `dir` and checks: every batch is whole (all live or none),
+/// every acknowledged batch is live unless its deletion may have happened,
+/// and no acknowledged deletion came back. Returns (live batches, segments).
+fn verify(
+    dir: &Path,
+    acked: &BTreeMap<BatchId, u8>,
+    deleted: &BTreeSet<BatchId>,
+    deleting: &BTreeSet<BatchId>,
+) -> (usize, usize) {
     let (storage, recovered) = Storage::open(dir, &config()).unwrap();
-    let mut on_disk: BTreeMap<BatchId, BTreeSet<u8>> = BTreeMap::new();
-    let mut sizes: BTreeMap<BatchId, u8> = BTreeMap::new();
-    storage
-        .replay(&mut |pos, record| {
-            let (id, index, size) =
-                decode(&record).unwrap_or_else(|| panic!("foreign record at {pos:?}"));
-            assert!(
-                on_disk.entry(id).or_default().insert(index),
-                "duplicate record {id:?}/{index}"
-            );
-            sizes.insert(id, size);
-            Ok(())
-        })
-        .unwrap();
-    for (id, indexes) in &on_disk {
-        let size = sizes[id];
+    let live = replay_like_engine(&storage, false);
+    for (id, (size, indexes)) in &live {
         assert_eq!(
             indexes.len(),
-            usize::from(size),
-            "batch {id:?} is not whole on disk: {indexes:?} of {size}"
+            usize::from(*size),
+            "batch {id:?} is not whole: {indexes:?} of {size}"
+        );
+        if let Some(acked_size) = acked.get(id) {
+            assert_eq!(acked_size, size);
+        }
+        assert!(
+            !deleted.contains(id),
+            "batch {id:?} was deleted (acknowledged) but came back"
         );
     }
     for (id, size) in acked {
-        assert_eq!(
-            sizes.get(id),
-            Some(size),
-            "acknowledged batch {id:?} lost (recovered: {recovered:?})"
-        );
+        if deleted.contains(id) {
+            continue;
+        }
+        // A deletion submitted but not acknowledged may or may not have landed.
+        if let Some((_, indexes)) = live.get(id) {
+            assert_eq!(indexes.len(), usize::from(*size));
+        } else {
+            assert!(
+                deleting.contains(id),
+                "acknowledged batch {id:?} lost (recovered: {recovered:?})"
+            );
+        }
     }
-    on_disk.len()
+    (live.len(), recovered.segments)
 }
 
 fn parent() {
@@ -161,6 +235,8 @@ fn parent() {
     let dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
     let mut acked: BTreeMap<BatchId, u8> = BTreeMap::new();
+    let mut deleted: BTreeSet<BatchId> = BTreeSet::new();
+    let mut deleting: BTreeSet<BatchId> = BTreeSet::new();
     let mut rng = rand::thread_rng();
     for cycle in 0..cycles {
         let mut child = Command::new(&exe)
@@ -211,26 +287,35 @@ fn parent() {
         let mut this_cycle = 0;
         for line in rx.try_iter() {
             let parts: Vec<&str> = line.split(' ').collect();
-            if let ["ACK", c, a, s, n] = parts.as_slice() {
-                let id = (c.parse().unwrap(), a.parse().unwrap(), s.parse().unwrap());
-                acked.insert(id, n.parse().unwrap());
-                this_cycle += 1;
+            match parts.as_slice() {
+                ["ACK", c, a, s, n] => {
+                    let id = (c.parse().unwrap(), a.parse().unwrap(), s.parse().unwrap());
+                    acked.insert(id, n.parse().unwrap());
+                    this_cycle += 1;
+                }
+                ["DELETING", c, a, s] => {
+                    deleting.insert((c.parse().unwrap(), a.parse().unwrap(), s.parse().unwrap()));
+                }
+                ["DEL", c, a, s] => {
+                    deleted.insert((c.parse().unwrap(), a.parse().unwrap(), s.parse().unwrap()));
+                }
+                _ => {}
             }
         }
-        let batches = verify(dir.path(), &acked);
+        let (batches, segments) = verify(dir.path(), &acked, &deleted, &deleting);
         let when = if during_recovery {
             "during open"
         } else {
             "under load"
         };
         println!(
-            "cycle {cycle}: killed {when} after {delay} ms, {this_cycle} batches acknowledged, {batches} on disk, {} acknowledged in total",
-            acked.len()
+            "cycle {cycle}: killed {when} after {delay} ms, {this_cycle} batches acknowledged, {batches} live, {} deleted, {segments} segments",
+            deleted.len()
         );
     }
     assert!(!acked.is_empty(), "no append was ever acknowledged");
     println!(
-        "crash: {cycles} kill -9 cycles, every acknowledged batch survived, every batch whole"
+        "crash: {cycles} kill -9 cycles, every acknowledged batch survived, every batch whole, no deletion undone"
     );
 }
 
