@@ -719,7 +719,7 @@ async fn survivors_of_compaction_are_intact_after_sigkill() {
         for m in &got {
             let body = m.body().unwrap();
             let n: usize = body[..4].parse().unwrap();
-            if n % 10 == 0 {
+            if n.is_multiple_of(10) {
                 kept.insert(body.to_string());
                 kept_handles.push(m.receipt_handle().unwrap().to_string());
             } else {
