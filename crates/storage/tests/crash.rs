@@ -1,4 +1,4 @@
-//! kill -9 harness (invariants S2, S4, S6, S7): the test binary re-executes
+//! kill -9 harness (invariants S2, S4, S6): the test binary re-executes
 //! itself as a child (`STOWAGE_CRASH_CHILD=<data dir>`) that replays the log
 //! like the engine (releasing what later records ended), then appends
 //! batches with group commit (durability `always`, several concurrent
