@@ -173,6 +173,16 @@ fn change_locked(
     }
     let old_state = (msg.state_pos != NO_POS).then_some(msg.state_pos);
     let visible_at_ms = now + timeout as u64 * 1000;
+    let cap_ms = VISIBILITY_TIMEOUT_MAX_SECONDS as u64 * 1000;
+    if inner
+        .messages
+        .delivered_at_ms(slot)
+        .is_some_and(|at| visible_at_ms > at + cap_ms)
+    {
+        return Err(EngineError::InvalidParameterValue(format!(
+            "Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Total VisibilityTimeout for the message is beyond the limit [{VISIBILITY_TIMEOUT_MAX_SECONDS} seconds]."
+        )));
+    }
     inner.messages.change_visibility(slot, now, visible_at_ms);
     Ok((
         Record::VisibilityChanged {

@@ -151,6 +151,10 @@ pub(crate) struct Messages {
     /// Messages in arrival order, for retention.
     by_age: VecDeque<(u32, u32)>,
     in_flight: usize,
+    /// Receive time of the current delivery of in-flight messages (slot →
+    /// epoch ms), for the 12-hour visibility cap. Only in-flight messages
+    /// have an entry, so a backlog costs nothing here. Not rebuilt by replay.
+    delivered_at_ms: HashMap<u32, u64>,
     delayed: usize,
 }
 
@@ -350,6 +354,7 @@ impl Messages {
         }
         if m.in_flight() {
             self.in_flight -= 1;
+            self.delivered_at_ms.remove(&slot);
         }
         if m.delayed() {
             self.delayed -= 1;
@@ -482,7 +487,14 @@ impl Messages {
         m.flags |= INFLIGHT;
         m.visible_at_ms = visible_at_ms;
         self.timers.insert((visible_at_ms, slot, m.gen));
+        self.delivered_at_ms.insert(slot, now_ms);
         self.slots.get(slot as usize)
+    }
+
+    /// Receive time of the current delivery of an in-flight message (unknown
+    /// for deliveries made before the last restart).
+    pub(crate) fn delivered_at_ms(&self, slot: u32) -> Option<u64> {
+        self.delivered_at_ms.get(&slot).copied()
     }
 
     /// Changes the deadline of an in-flight message (0 s makes it visible at once).
@@ -510,6 +522,7 @@ impl Messages {
         };
         if m.flags & INFLIGHT != 0 {
             self.in_flight -= 1;
+            self.delivered_at_ms.remove(&slot);
         }
         if m.flags & DELAYED != 0 {
             self.delayed -= 1;
@@ -583,6 +596,7 @@ impl Messages {
         self.timers.clear();
         self.by_age.clear();
         self.in_flight = 0;
+        self.delivered_at_ms.clear();
         self.delayed = 0;
         let mut live: Vec<u32> = self.iter().map(|(slot, _)| slot).collect();
         live.sort_by_key(|&slot| self.slots[slot as usize].order);

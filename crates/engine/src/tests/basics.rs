@@ -815,3 +815,47 @@ async fn queue_url_for_other_owner_and_dead_letter_source_pages() {
         Err(EngineError::QueueDoesNotExist)
     ));
 }
+
+/// A delivery can stay invisible at most 12 hours counted from its receive.
+#[tokio::test]
+async fn visibility_is_capped_at_twelve_hours_from_the_receive() {
+    let h = Harness::new().await;
+    let q = h.create("cap", &[]).await;
+    h.send(&q, "m").await;
+    let request = ReceiveRequest {
+        visibility_timeout: Some(43_200),
+        ..Default::default()
+    };
+    let m = h
+        .engine
+        .receive_message(&h.caller, &q, request)
+        .await
+        .unwrap()
+        .remove(0);
+    h.advance_s(2);
+    let err = h
+        .engine
+        .change_message_visibility(&h.caller, &q, &m.receipt_handle, 43_200)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EngineError::InvalidParameterValue(ref t) if t.contains("beyond the limit")),
+        "{err:?}"
+    );
+    h.engine
+        .change_message_visibility(&h.caller, &q, &m.receipt_handle, 43_198)
+        .await
+        .unwrap();
+    h.engine
+        .change_message_visibility(&h.caller, &q, &m.receipt_handle, 60)
+        .await
+        .unwrap();
+    // A new delivery starts a new 12 hours.
+    h.advance_s(60);
+    let again = h.receive(&q, 1).await.remove(0);
+    h.advance_s(2);
+    h.engine
+        .change_message_visibility(&h.caller, &q, &again.receipt_handle, 43_198)
+        .await
+        .unwrap();
+}
