@@ -139,6 +139,11 @@ async fn delete(
     if let Some(ticket) = ticket {
         ticket.wait().await?;
     }
+    if removed > 0 {
+        // A delete can unblock a FIFO group (its in-flight head is gone) or
+        // free in-flight capacity: let long polls look again.
+        queue.notify.notify_waiters();
+    }
     Counters::add(&queue.counters.deleted, removed);
     Ok(BatchResult { successful, failed })
 }

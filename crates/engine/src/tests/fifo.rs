@@ -331,3 +331,31 @@ async fn sequence_numbers_and_dedup_survive_restart() {
     let seq = |r: &SendResult| r.sequence_number.clone().unwrap().parse::<u128>().unwrap();
     assert!(seq(&after) > seq(&before));
 }
+
+/// Deleting the in-flight head of a FIFO group wakes a long poll waiting for that group.
+#[tokio::test]
+async fn delete_of_group_head_wakes_long_poll() {
+    let h = Harness::new().await;
+    let q = fifo(&h, "wake.fifo", &[]).await;
+    h.send_fifo(&q, "first", "G", "1").await;
+    h.send_fifo(&q, "second", "G", "2").await;
+    let head = h.receive(&q, 1).await.remove(0);
+    let engine = h.engine.clone();
+    let (caller, queue) = (h.caller.clone(), q.clone());
+    let waiter = tokio::spawn(async move {
+        let request = ReceiveRequest {
+            wait_time_seconds: Some(20),
+            ..Default::default()
+        };
+        engine.receive_message(&caller, &queue, request).await
+    });
+    tokio::task::yield_now().await;
+    h.delete(&q, &head.receipt_handle).await;
+    let got = tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body, "second");
+}
