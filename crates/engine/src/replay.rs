@@ -258,6 +258,14 @@ impl Replayer<'_> {
     }
 }
 
+/// Records that create, change or delete a queue (replayed in the first pass).
+fn is_queue_record(record: &Record) -> bool {
+    matches!(
+        record,
+        Record::QueueUpserted(_) | Record::QueueDeleted { .. }
+    )
+}
+
 /// Replays `storage` and builds the engine's shared state.
 pub(crate) fn open(
     storage: Storage,
@@ -275,8 +283,20 @@ pub(crate) fn open(
             tasks: MoveTasks::default(),
             counter: 0,
         };
+        // Two passes: compaction and SetQueueAttributes move a queue's live
+        // `QueueUpserted` past its older messages (and the segment with the
+        // original upsert may be reclaimed), so every queue must be known
+        // before any message record is applied.
         storage.replay(&mut |pos, record| -> Result<(), StorageError> {
-            replayer.apply(pos, record, now);
+            if is_queue_record(&record) {
+                replayer.apply(pos, record, now);
+            }
+            Ok(())
+        })?;
+        storage.replay(&mut |pos, record| -> Result<(), StorageError> {
+            if !is_queue_record(&record) {
+                replayer.apply(pos, record, now);
+            }
             Ok(())
         })?;
         (replayer.queues, replayer.tasks)

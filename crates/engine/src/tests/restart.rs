@@ -228,3 +228,54 @@ async fn compaction_of_fifo_and_dead_letter_messages() {
     );
     assert_eq!(h.counts(&q), (0, 4, 0));
 }
+
+/// E1 across restarts: a queue whose latest `QueueUpserted` record sits in a
+/// later segment than its messages (attributes changed after the sends, the
+/// old upsert's segment reclaimed) still gets every message back on replay.
+#[tokio::test]
+async fn messages_older_than_the_latest_queue_record_survive_restart() {
+    let config = StorageConfig {
+        durability: Durability::Never,
+        segment_size_bytes: 4096,
+        ..Default::default()
+    };
+    let mut h = Harness::with_storage(config).await;
+    let q = h.create("late-meta", &[]).await;
+    // Fill the first segment with garbage so it can be reclaimed whole.
+    let churn = h.create("churn", &[]).await;
+    for round in 0..6 {
+        let body = format!("{round}-{}", "x".repeat(1500));
+        let sent = h.send(&churn, &body).await;
+        assert!(!sent.message_id.is_empty());
+        for m in h.receive(&churn, 10).await {
+            h.delete(&churn, &m.receipt_handle).await;
+        }
+    }
+    let kept = h.send(&q, "survivor").await;
+    // Change attributes twice: the queue's live record moves past the message,
+    // and compaction/GC may reclaim the segment with the original upsert.
+    for timeout in ["45", "46"] {
+        h.engine
+            .set_queue_attributes(
+                &h.caller,
+                &q,
+                [("VisibilityTimeout".to_string(), timeout.to_string())].into(),
+            )
+            .await
+            .unwrap();
+    }
+    h.engine.tick().await.unwrap();
+    h.engine.tick().await.unwrap();
+    h.restart().await;
+    assert_eq!(h.attribute(&q, "VisibilityTimeout"), "46");
+    assert_eq!(
+        h.counts(&q),
+        (1, 0, 0),
+        "the message sent before the last upsert"
+    );
+    let got = h.receive(&q, 10).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].message_id, kept.message_id);
+    h.restart().await;
+    assert_eq!(h.counts(&q), (0, 1, 0));
+}
