@@ -612,3 +612,85 @@ async fn messages_expire_after_the_retention_period() {
         "0"
     );
 }
+
+/// SQS allows about 120,000 in-flight messages per standard queue; past that ReceiveMessage
+/// answers OverLimit (403). Takes ~45 s of both cores in a debug build, which would starve
+/// the timing-sensitive tests running beside it, so it runs only with STOWAGE_SLOW_TESTS=1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_flight_limit_gives_over_limit() {
+    if std::env::var("STOWAGE_SLOW_TESTS").map_or(true, |v| v != "1") {
+        eprintln!("skipped: set STOWAGE_SLOW_TESTS=1 to run the 120,000 in-flight OverLimit test");
+        return;
+    }
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = create_queue_with(&client, "busy", &[(A::VisibilityTimeout, "3600")]).await;
+    let total = 120_010;
+    let mut senders = Vec::new();
+    for worker in 0..8 {
+        let c = client.clone();
+        let u = url.clone();
+        senders.push(tokio::spawn(async move {
+            let mut batch = worker;
+            while batch * 10 < total {
+                let entries = (0..10)
+                    .map(|i| {
+                        aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                            .id(format!("e{i}"))
+                            .message_body("x")
+                            .build()
+                            .unwrap()
+                    })
+                    .collect();
+                c.send_message_batch()
+                    .queue_url(&u)
+                    .set_entries(Some(entries))
+                    .send()
+                    .await
+                    .unwrap();
+                batch += 8;
+            }
+        }));
+    }
+    for s in senders {
+        s.await.unwrap();
+    }
+    let mut receivers = Vec::new();
+    for _ in 0..8 {
+        let c = client.clone();
+        let u = url.clone();
+        receivers.push(tokio::spawn(async move {
+            let mut got = 0usize;
+            loop {
+                match c
+                    .receive_message()
+                    .queue_url(&u)
+                    .max_number_of_messages(10)
+                    .send()
+                    .await
+                {
+                    Ok(out) if out.messages().is_empty() => return (got, None),
+                    Ok(out) => got += out.messages().len(),
+                    Err(e) => return (got, Some(err_info(&e))),
+                }
+            }
+        }));
+    }
+    let mut in_flight = 0;
+    let mut errors = Vec::new();
+    for r in receivers {
+        let (n, err) = r.await.unwrap();
+        in_flight += n;
+        errors.extend(err);
+    }
+    assert!(
+        (110_000..=120_000).contains(&in_flight),
+        "{in_flight} messages in flight at once (limit about 120,000); errors {errors:?}"
+    );
+    let over = errors
+        .iter()
+        .find(|e| e.shape.as_deref() == Some("OverLimit"))
+        .unwrap_or_else(|| panic!("no OverLimit error; errors: {errors:?}"));
+    assert_eq!(over.status, 403, "{over:?}");
+    assert_eq!(over.query_error.as_deref(), Some("OverLimit;Sender"));
+}
