@@ -328,7 +328,6 @@ async fn long_polls_wake_when_a_visibility_timeout_expires() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "engine: deleting the in-flight head of a FIFO group does not wake long polls (ack.rs delete never notifies waiters)"]
 async fn fifo_long_polls_wake_when_the_group_unblocks() {
     let server = TestServer::start_default();
     let client = server.client();

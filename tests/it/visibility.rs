@@ -140,7 +140,6 @@ async fn receive_override_and_change_visibility() {
 }
 
 #[tokio::test]
-#[ignore = "engine: ChangeMessageVisibility does not cap visibility at 12 h from the receive (SQS-SPEC §2)"]
 async fn visibility_is_capped_at_twelve_hours_from_the_receive() {
     let server = TestServer::start_default();
     let client = server.client();
