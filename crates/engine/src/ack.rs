@@ -20,8 +20,9 @@ fn decode(inner: &QueueInner, queue_id: u64, handle: &str) -> Result<Receipt, En
 
 /// Outcome of one delete under the lock.
 enum Deleted {
-    /// Removed: a record to log and positions to release.
-    Removed(Box<Record>, Vec<RecordPos>),
+    /// Removed: a record to log, positions to release, and the message's
+    /// own record (which may stay held for deduplication).
+    Removed(Box<Record>, Vec<RecordPos>, RecordPos),
     /// Nothing to do (already gone, or a stale handle).
     NoEffect,
 }
@@ -53,6 +54,7 @@ fn delete_locked(
             message_id: msg.id,
         }),
         release,
+        msg.pos,
     ))
 }
 
@@ -115,11 +117,13 @@ async fn delete(
         let now = shared.now();
         let mut records = Vec::new();
         let mut release = Vec::new();
+        let mut ended = Vec::new();
         for entry in entries {
             match delete_locked(queue.id, &mut inner, &entry.receipt_handle, now) {
-                Ok(Deleted::Removed(record, positions)) => {
+                Ok(Deleted::Removed(record, positions, pos)) => {
                     records.push(*record);
                     release.extend(positions);
+                    ended.push(pos);
                     removed += 1;
                     successful.push(entry.id);
                 }
@@ -133,7 +137,9 @@ async fn delete(
         if records.is_empty() {
             None
         } else {
-            Some(shared.storage.submit(Append { records, release })?)
+            let ticket = shared.storage.submit(Append { records, release })?;
+            shared.pin_ended(&ended, &ticket);
+            Some(ticket)
         }
     };
     if let Some(ticket) = ticket {

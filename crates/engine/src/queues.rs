@@ -337,8 +337,10 @@ pub(crate) async fn purge(
             ));
         }
         let mut release = Vec::new();
+        let mut ended = Vec::new();
         for msg in inner.messages.clear() {
             release.extend(inner.release_list(&msg, now));
+            ended.push(msg.pos);
         }
         let ticket = shared.storage.submit(Append {
             records: vec![Record::QueuePurged {
@@ -347,6 +349,7 @@ pub(crate) async fn purge(
             }],
             release,
         })?;
+        shared.pin_ended(&ended, &ticket);
         inner.last_purge_ms = Some(now);
         inner.purge_epoch += 1;
         inner.fifo.forget_attempts();

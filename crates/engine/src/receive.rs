@@ -221,12 +221,14 @@ fn try_receive(
         received.push((slot, msg, stored));
     }
     let mut moved_new: Vec<NewMsg> = Vec::new();
+    let mut ended = Vec::new();
     if let (Some(dst), Some(dlq)) = (dst.as_mut(), dlq.as_ref()) {
         for (slot, mut stored) in to_move {
             let Some(m) = src.messages.remove(slot) else {
                 continue;
             };
             release.extend(src.release_list(&m, now));
+            ended.push(m.pos);
             let group = stored
                 .group_id
                 .as_deref()
@@ -262,6 +264,7 @@ fn try_receive(
         }
     }
     let ticket = shared.storage.submit(Append { records, release })?;
+    shared.pin_ended(&ended, &ticket);
     let mut positions = ticket.positions.iter().copied();
     for (slot, _, _) in &received {
         if let (Some(pos), Some(m)) = (positions.next(), src.messages.get_mut(*slot)) {

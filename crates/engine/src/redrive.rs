@@ -452,6 +452,7 @@ async fn move_one(
             .storage
             .submit(Append { records, release })
             .map_err(|e| e.to_string())?;
+        shared.pin_ended(&[m.pos], &ticket);
         let (message_pos, task_pos) = (
             ticket.positions.first().copied().unwrap_or(NO_POS),
             ticket.positions.get(1).copied().unwrap_or(NO_POS),

@@ -104,6 +104,10 @@ impl Replayer<'_> {
     /// message's record stays live while its dedup entry needs it).
     fn remove_message(&mut self, inner: &mut QueueInner, slot: u32, by: RecordPos, now: u64) {
         if let Some(m) = inner.messages.remove(slot) {
+            // A held record stays live: `by` must still outlive it.
+            if m.pos != NO_POS {
+                self.storage.pin(m.pos, by);
+            }
             for old in inner.release_list(&m, now) {
                 self.release(old, by);
             }

@@ -93,6 +93,19 @@ impl Shared {
         self.registry.get(account, name)
     }
 
+    /// Pins the segment of `ticket`'s append for `ended`: message records
+    /// that append ended but that may stay live (held for FIFO
+    /// deduplication), so the ending record cannot be reclaimed first.
+    pub(crate) fn pin_ended(&self, ended: &[RecordPos], ticket: &storage::Ticket) {
+        if let Some(&by) = ticket.positions.first() {
+            for &pos in ended {
+                if pos != crate::messages::NO_POS {
+                    self.storage.pin(pos, by);
+                }
+            }
+        }
+    }
+
     /// Releases record positions now (no superseding record).
     pub(crate) fn release(&self, positions: &[RecordPos]) {
         for &pos in positions {

@@ -3,6 +3,7 @@
 
 mod basics;
 mod dlq;
+mod durability;
 mod errors;
 mod fifo;
 mod model;

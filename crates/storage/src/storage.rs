@@ -274,6 +274,16 @@ impl Storage {
         self.wal().lock_liveness().release(pos, by);
     }
 
+    /// Keeps `by`'s segment while `pos`'s segment (or any segment between
+    /// them) exists, without releasing `pos`: for a record that `by` ended
+    /// but that must stay live a while longer (e.g. a deleted FIFO message
+    /// whose record keeps its deduplication id through a restart). Without
+    /// the pin, `by`'s segment could be reclaimed first and a replay would
+    /// bring back what `by` ended.
+    pub fn pin(&self, pos: RecordPos, by: RecordPos) {
+        self.wal().lock_liveness().pin(by.segment, pos.segment);
+    }
+
     /// Sealed segments whose live fraction is below `compaction_live_ratio`, oldest first.
     pub fn compaction_candidates(&self) -> Vec<u64> {
         let active = self.wal().writer_segment.load(Ordering::Acquire);

@@ -178,3 +178,70 @@ fn one_live_message_does_not_pin_disk() {
         "nothing deleted comes back"
     );
 }
+
+/// S7 with `Storage::pin`: a tombstone that ended a record the caller keeps
+/// live (a FIFO deduplication hold) is not reclaimed while that record's
+/// segment exists, so a replay cannot bring the record back.
+#[test]
+fn pin_keeps_the_ending_record_while_the_held_one_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let (s, _) = Storage::open(dir.path(), &small_config()).unwrap();
+    let held = rt
+        .block_on(s.append(Append {
+            records: vec![Record::MessageSent(message(1, 0, 200))],
+            release: vec![],
+        }))
+        .unwrap()[0];
+    let mut filler = Vec::new();
+    for i in 1..40 {
+        filler.extend(
+            rt.block_on(s.append(Append {
+                records: vec![Record::MessageSent(message(2, i, 200))],
+                release: vec![],
+            }))
+            .unwrap(),
+        );
+    }
+    // The tombstone ends `held` but releases nothing (the caller holds it).
+    let tomb = rt
+        .block_on(s.append(Append {
+            records: vec![Record::MessageDeleted {
+                queue_id: 1,
+                message_id: message(1, 0, 0).message_id,
+            }],
+            release: vec![],
+        }))
+        .unwrap()[0];
+    s.pin(held, tomb);
+    assert!(tomb.segment > held.segment);
+    // Everything else dies, in a segment after the tombstone's.
+    for i in 40..80 {
+        filler.extend(
+            rt.block_on(s.append(Append {
+                records: vec![Record::MessageSent(message(2, i, 200))],
+                release: vec![],
+            }))
+            .unwrap(),
+        );
+    }
+    rt.block_on(s.append(Append {
+        records: vec![Record::MessageDeleted {
+            queue_id: 2,
+            message_id: message(2, 1, 0).message_id,
+        }],
+        release: filler,
+    }))
+    .unwrap();
+    s.collect_garbage().unwrap();
+    assert!(s.read(held).is_ok(), "held record stays");
+    assert!(
+        s.read(tomb).is_ok(),
+        "the tombstone outlives the record it ended"
+    );
+    // Once the held record is released, both may go.
+    s.release(held, None);
+    s.collect_garbage().unwrap();
+    assert!(s.read(held).is_err());
+    assert!(s.read(tomb).is_err());
+}
