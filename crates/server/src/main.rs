@@ -1,5 +1,8 @@
 //! The `stowage` binary: command line → configuration layers → logging →
 //! [`server::run`].
+// The doc comments of the CLI types below are clap's `--help` text, written for a
+// terminal (placeholders like STOWAGE_<KEY>, bare URLs), not for rustdoc.
+#![allow(rustdoc::invalid_html_tags, rustdoc::bare_urls)]
 
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;

@@ -1,6 +1,6 @@
 //! Wire protocols: telling AWS JSON 1.0 from Query/XML, the [`Action`] enum,
-//! a protocol-neutral view of request parameters ([`Params`]) and of response
-//! members ([`Out`]).
+//! a protocol-neutral view of request parameters (`Params`) and of response
+//! members (`Out`).
 //!
 //! Decoding is lazy: the JSON body is parsed once into a `serde_json` object,
 //! a Query request into a tree of its dotted parameter names; actions then ask
