@@ -12,6 +12,12 @@ use crate::EngineError;
 /// shown by GetQueueAttributes, never compared by CreateQueue.
 pub(crate) const RECEIPT_KEY_ATTRIBUTE: &str = "__stowage.receipt_key";
 
+/// Internal attribute: time of the last purge, epoch ms. The `QueuePurged`
+/// tombstone alone does not keep it: once the tombstone's segment is
+/// reclaimed, a restart would forget the purge and allow another within
+/// 60 s. Never shown (GetQueueAttributes lists known names only).
+pub(crate) const LAST_PURGE_ATTRIBUTE: &str = "__stowage.last_purge_ms";
+
 /// Settable attributes valid on every queue.
 const SETTABLE: &[&str] = &[
     "DelaySeconds",

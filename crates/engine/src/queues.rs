@@ -9,7 +9,9 @@ use base64::Engine as _;
 use storage::{Append, QueueState, Record};
 
 use crate::api::{Caller, Page, QueueRef};
-use crate::attributes::{self, parse_redrive, RedriveAllow, RECEIPT_KEY_ATTRIBUTE};
+use crate::attributes::{
+    self, parse_redrive, RedriveAllow, LAST_PURGE_ATTRIBUTE, RECEIPT_KEY_ATTRIBUTE,
+};
 use crate::limits::*;
 use crate::queue::Queue;
 use crate::receipt::ReceiptKey;
@@ -336,20 +338,29 @@ pub(crate) async fn purge(
                 queue.reference.name.clone(),
             ));
         }
-        let mut release = Vec::new();
+        let mut release = vec![inner.meta_pos];
         let mut ended = Vec::new();
         for msg in inner.messages.clear() {
             release.extend(inner.release_list(&msg, now));
             ended.push(msg.pos);
         }
+        // The purge time also goes into the queue's (live) state record.
+        let mut meta = inner.meta.clone();
+        meta.attributes
+            .insert(LAST_PURGE_ATTRIBUTE.into(), now.to_string());
         let ticket = shared.storage.submit(Append {
-            records: vec![Record::QueuePurged {
-                queue_id: queue.id,
-                at_ms: now,
-            }],
+            records: vec![
+                Record::QueuePurged {
+                    queue_id: queue.id,
+                    at_ms: now,
+                },
+                Record::QueueUpserted(meta.clone()),
+            ],
             release,
         })?;
         shared.pin_ended(&ended, &ticket);
+        let meta_pos = ticket.positions.get(1).copied().unwrap_or(inner.meta_pos);
+        inner.set_meta(meta, meta_pos);
         inner.last_purge_ms = Some(now);
         inner.purge_epoch += 1;
         inner.fifo.forget_attempts();

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use storage::{QueueId, Record, RecordPos, Storage, StorageError, StoredMessage};
 use tokio::sync::Notify;
 
+use crate::attributes::LAST_PURGE_ATTRIBUTE;
 use crate::fifo::{dedup_expiry, DedupEntry, QUEUE_SCOPE};
 use crate::messages::{NewMsg, NO_POS};
 use crate::queue::{Queue, QueueInner};
@@ -118,10 +119,15 @@ impl Replayer<'_> {
         match record {
             Record::QueueUpserted(meta) => {
                 self.registry.saw_id(meta.queue_id);
+                let purged_ms = meta
+                    .attributes
+                    .get(LAST_PURGE_ATTRIBUTE)
+                    .and_then(|v| v.parse::<u64>().ok());
                 if let Some(queue) = self.queues.get(&meta.queue_id) {
                     let mut inner = queue.lock();
                     let old = inner.meta_pos;
                     inner.set_meta(meta, pos);
+                    inner.last_purge_ms = inner.last_purge_ms.max(purged_ms);
                     drop(inner);
                     self.release(old, pos);
                 } else {
@@ -131,6 +137,7 @@ impl Replayer<'_> {
                         &self.config.region,
                         &self.config.receipt_handle_secret,
                     ));
+                    queue.lock().last_purge_ms = purged_ms;
                     self.queues.insert(queue.id, queue);
                 }
             }
@@ -161,7 +168,7 @@ impl Replayer<'_> {
                     for slot in slots {
                         self.remove_message(&mut inner, slot, pos, now);
                     }
-                    inner.last_purge_ms = Some(at_ms);
+                    inner.last_purge_ms = inner.last_purge_ms.max(Some(at_ms));
                 }
             }
             Record::MessageSent(message) => match self.queues.get(&message.queue_id).cloned() {

@@ -155,3 +155,29 @@ async fn fifo_delete_inside_dedup_window_survives_compaction_and_restarts() {
     assert_ne!(fresh.message_id, sent.message_id);
     assert_eq!(h.counts(&q), (1, 0, 0));
 }
+
+/// The 60 s purge guard survives the reclamation of the `QueuePurged`
+/// record's segment and a restart (the record is a tombstone, never live).
+#[tokio::test]
+async fn purge_in_progress_survives_compaction_and_restart() {
+    let mut h = small().await;
+    let q = h.create("p.fifo", &[("FifoQueue", "true")]).await;
+    let scratch = h.create("scratch", &[]).await;
+    h.engine.purge_queue(&h.caller, &q).await.unwrap();
+    for _ in 0..3 {
+        churn(&h, &scratch).await;
+    }
+    h.restart().await;
+    assert!(matches!(
+        h.engine.purge_queue(&h.caller, &q).await,
+        Err(EngineError::PurgeQueueInProgress(_))
+    ));
+    h.advance_s(60);
+    h.engine.purge_queue(&h.caller, &q).await.unwrap();
+    // The internal attribute stays internal.
+    let all = h
+        .engine
+        .get_queue_attributes(&h.caller, &q, &["All".to_string()])
+        .unwrap();
+    assert!(all.keys().all(|k| !k.starts_with("__")), "{all:?}");
+}
