@@ -181,3 +181,154 @@ async fn purge_in_progress_survives_compaction_and_restart() {
         .unwrap();
     assert!(all.keys().all(|k| !k.starts_with("__")), "{all:?}");
 }
+
+fn redrive(dlq_arn: &str, max: u32) -> String {
+    format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":{max}}}"#)
+}
+
+/// Dead-letters one message (one receive allowed); returns its id.
+async fn dead_letter(h: &Harness, src: &QueueRef, fifo: bool) -> String {
+    let sent = if fifo {
+        h.send_fifo(src, &small_body("poison"), "g", "dedup-poison")
+            .await
+    } else {
+        h.send(src, &small_body("poison")).await
+    };
+    assert_eq!(h.receive(src, 1).await.len(), 1);
+    h.advance_s(1);
+    assert!(h.receive(src, 1).await.is_empty(), "moved instead");
+    sent.message_id
+}
+
+async fn dead_letter_then_compact_and_restart(fifo: bool) {
+    let mut h = small().await;
+    let suffix = if fifo { ".fifo" } else { "" };
+    let fifo_attr: &[(&str, &str)] = if fifo { &[("FifoQueue", "true")] } else { &[] };
+    let dlq = h.create(&format!("dlq{suffix}"), fifo_attr).await;
+    let arn = h.engine.queue_arn(&dlq);
+    let policy = redrive(&arn, 1);
+    let mut attrs = vec![
+        ("VisibilityTimeout", "1"),
+        ("RedrivePolicy", policy.as_str()),
+    ];
+    attrs.extend_from_slice(fifo_attr);
+    let src = h.create(&format!("src{suffix}"), &attrs).await;
+    let scratch = h.create("scratch", &[]).await;
+    let sent = if fifo {
+        h.send_fifo(&src, &small_body("poison"), "g", "dedup-poison")
+            .await
+    } else {
+        h.send(&src, &small_body("poison")).await
+    };
+    let id = sent.message_id;
+    assert_eq!(h.receive(&src, 1).await.len(), 1);
+    // Relocate it (receive state folded in), then rotate so the move lands
+    // in another segment than the copy.
+    churn(&h, &scratch).await;
+    churn(&h, &scratch).await;
+    for i in 0..3 {
+        h.send(&scratch, &big(&format!("rotate{i}"))).await;
+    }
+    h.advance_s(1);
+    assert!(h.receive(&src, 1).await.is_empty(), "moved instead");
+    for _ in 0..3 {
+        churn(&h, &scratch).await;
+    }
+    for _ in 0..2 {
+        h.restart().await;
+        assert_eq!(h.counts(&src), (0, 0, 0), "not back in the source");
+        assert_eq!(h.counts(&dlq), (1, 0, 0), "in the DLQ once");
+        churn(&h, &scratch).await;
+    }
+    let moved = h.receive(&dlq, 10).await;
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].message_id, id);
+    assert!(moved[0].body.starts_with("poison"));
+    h.delete(&dlq, &moved[0].receipt_handle).await;
+    for _ in 0..3 {
+        churn(&h, &scratch).await;
+    }
+    for _ in 0..2 {
+        h.restart().await;
+        assert_eq!(h.counts(&src), (0, 0, 0), "deleted: not in the source");
+        assert_eq!(h.counts(&dlq), (0, 0, 0), "deleted: not in the DLQ");
+        churn(&h, &scratch).await;
+    }
+}
+
+#[tokio::test]
+async fn dead_lettered_message_survives_compaction_and_restarts() {
+    dead_letter_then_compact_and_restart(false).await;
+}
+
+/// FIFO: the source record is held for deduplication after the move, so the
+/// `MessageMoved` must outlive it (else the message reappears in the source).
+#[tokio::test]
+async fn fifo_dead_lettered_message_survives_compaction_and_restarts() {
+    dead_letter_then_compact_and_restart(true).await;
+}
+
+/// A move task's progress records are relocated by compaction and the task
+/// resumes after restarts: every message ends up in the source exactly once.
+#[tokio::test]
+async fn move_task_progress_survives_relocation_and_restarts() {
+    let mut h = small().await;
+    let dlq = h.create("dlq", &[]).await;
+    let dlq_arn = h.engine.queue_arn(&dlq);
+    let policy = redrive(&dlq_arn, 1);
+    let src = h
+        .create(
+            "src",
+            &[
+                ("VisibilityTimeout", "1"),
+                ("RedrivePolicy", policy.as_str()),
+            ],
+        )
+        .await;
+    let scratch = h.create("scratch", &[]).await;
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        ids.push(dead_letter(&h, &src, false).await);
+    }
+    assert_eq!(h.counts(&dlq), (6, 0, 0));
+    h.engine
+        .start_message_move_task(&h.caller, &dlq_arn, None, Some(1))
+        .await
+        .unwrap();
+    for round in 0..3 {
+        h.advance_s(1);
+        churn(&h, &scratch).await; // one move per tick at 1/s, plus relocation
+        h.restart().await;
+        let listed = h
+            .engine
+            .list_message_move_tasks(&h.caller, &dlq_arn, None)
+            .unwrap();
+        let moved = listed[0].approximate_number_of_messages_moved;
+        assert!(moved >= round + 1, "progress kept: {listed:?}");
+        assert_eq!(listed[0].approximate_number_of_messages_to_move, Some(6));
+        let (s, d) = (h.counts(&src), h.counts(&dlq));
+        assert_eq!(s.0 + s.1 + d.0 + d.1, 6, "no message lost or doubled");
+        assert_eq!(s.0, moved, "moved count matches the source");
+    }
+    for _ in 0..10 {
+        h.advance_s(1);
+        h.engine.tick().await.unwrap();
+    }
+    h.restart().await;
+    let listed = h
+        .engine
+        .list_message_move_tasks(&h.caller, &dlq_arn, None)
+        .unwrap();
+    assert_eq!(listed[0].status, "COMPLETED");
+    assert_eq!(listed[0].approximate_number_of_messages_moved, 6);
+    let mut back: Vec<String> = h
+        .receive(&src, 10)
+        .await
+        .into_iter()
+        .map(|m| m.message_id)
+        .collect();
+    back.sort();
+    ids.sort();
+    assert_eq!(back, ids);
+    assert_eq!(h.counts(&dlq), (0, 0, 0));
+}
