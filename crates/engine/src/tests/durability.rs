@@ -304,7 +304,7 @@ async fn move_task_progress_survives_relocation_and_restarts() {
             .list_message_move_tasks(&h.caller, &dlq_arn, None)
             .unwrap();
         let moved = listed[0].approximate_number_of_messages_moved;
-        assert!(moved >= round + 1, "progress kept: {listed:?}");
+        assert!(moved > round, "progress kept: {listed:?}");
         assert_eq!(listed[0].approximate_number_of_messages_to_move, Some(6));
         let (s, d) = (h.counts(&src), h.counts(&dlq));
         assert_eq!(s.0 + s.1 + d.0 + d.1, 6, "no message lost or doubled");
