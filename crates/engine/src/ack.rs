@@ -183,6 +183,8 @@ fn change_locked(
         return Err(EngineError::MessageNotInflight);
     }
     let old_state = (msg.state_pos != NO_POS).then_some(msg.state_pos);
+    let (receipt_epoch, receive_count, first_receive_ms) =
+        (msg.epoch, msg.receive_count, msg.first_receive_ms());
     let visible_at_ms = now + timeout as u64 * 1000;
     let cap_ms = VISIBILITY_TIMEOUT_MAX_SECONDS as u64 * 1000;
     if inner
@@ -195,11 +197,20 @@ fn change_locked(
         )));
     }
     inner.messages.change_visibility(slot, now, visible_at_ms);
+    // The new state record replaces the message's last `MessageReceived`
+    // (which is released), so it must carry the whole delivery state: a
+    // `VisibilityChanged` holds only the deadline, and once the released
+    // `MessageReceived`'s segment was reclaimed a restart lost the receive
+    // count, first-receive time and delivery epoch (live receipt handles
+    // then failed as expired, and maxReceiveCount restarted from zero).
     Ok((
-        Record::VisibilityChanged {
+        Record::MessageReceived {
             queue_id,
             message_id: receipt.message_id,
+            receipt_epoch,
             visible_at_ms,
+            receive_count,
+            first_receive_ms,
         },
         old_state,
         slot,

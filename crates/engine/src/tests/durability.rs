@@ -332,3 +332,54 @@ async fn move_task_progress_survives_relocation_and_restarts() {
     assert_eq!(back, ids);
     assert_eq!(h.counts(&dlq), (0, 0, 0));
 }
+
+/// ChangeMessageVisibility releases the message's `MessageReceived`: the
+/// record that replaces it must keep the receive count, first-receive time
+/// and delivery epoch once the released record's segment is reclaimed.
+#[tokio::test]
+async fn receive_state_survives_visibility_change_and_reclamation() {
+    // No compaction (it would fold the state into a new copy): only
+    // segments with nothing live are reclaimed.
+    let mut h = Harness::with_storage(StorageConfig {
+        durability: Durability::Never,
+        segment_size_bytes: 4096,
+        compaction_live_ratio: 0.0,
+        ..Default::default()
+    })
+    .await;
+    let q = h.create("q", &[]).await;
+    let keep = h.create("keep", &[]).await;
+    let scratch = h.create("scratch", &[]).await;
+    // The message's segment stays (mostly live), so it is not compacted.
+    h.send(&q, &small_body("m")).await;
+    h.send(&keep, &big("k1")).await;
+    h.send(&keep, &big("k2")).await;
+    for i in 0..3 {
+        h.send(&scratch, &big(&format!("r{i}"))).await;
+    }
+    let got = h.receive(&q, 1).await.remove(0);
+    for i in 3..6 {
+        h.send(&scratch, &big(&format!("r{i}"))).await;
+    }
+    h.engine
+        .change_message_visibility(&h.caller, &q, &got.receipt_handle, 300)
+        .await
+        .unwrap();
+    churn(&h, &scratch).await;
+    churn(&h, &scratch).await;
+    for _ in 0..2 {
+        h.restart().await;
+        assert_eq!(h.counts(&q), (0, 1, 0), "still in flight, not delayed");
+    }
+    // The handle of the current delivery still works after the restarts.
+    h.engine
+        .change_message_visibility(&h.caller, &q, &got.receipt_handle, 0)
+        .await
+        .unwrap();
+    let again = h.receive(&q, 1).await;
+    assert_eq!(again[0].attributes["ApproximateReceiveCount"], "2");
+    assert_eq!(
+        again[0].attributes["ApproximateFirstReceiveTimestamp"],
+        got.attributes["ApproximateFirstReceiveTimestamp"]
+    );
+}
