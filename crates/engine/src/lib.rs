@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 
 mod ack;
+mod admin;
 mod attributes;
 mod compaction;
 mod fifo;
@@ -35,6 +36,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+pub use admin::{PeekState, PeekedMessage};
 pub use api::*;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::EngineConfig;
