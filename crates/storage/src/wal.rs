@@ -12,23 +12,30 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 use crate::index::Index;
 use crate::io::FileSystem;
 use crate::liveness::Liveness;
 use crate::record::Record;
 use crate::{Append, Lsn, RecordPos, StorageConfig, StorageError};
-use format::{RecordKind, FLAG_BATCH_CONTINUES, FRAME_HEADER_LEN, HEADER_LEN};
+use format::{FLAG_BATCH_CONTINUES, HEADER_LEN};
 use segment::Segment;
 
-/// Bytes handed to the writer for one segment.
+/// Bytes handed to the writer for one segment: the frame buffers of its
+/// appends, in log order, as the submitters encoded them (the writer joins
+/// them into one write; no copy under the submit lock).
 pub(crate) struct Chunk {
     pub(crate) segment: u64,
     /// The writer must create this segment first (rotation).
     pub(crate) create: bool,
-    pub(crate) bytes: Vec<u8>,
+    pub(crate) pieces: Vec<Vec<u8>>,
 }
+
+/// Where the writer sends one append's outcome: `Ok` once it is
+/// acknowledged (written, and synced in durability `always`), or the error
+/// that poisoned the log.
+pub(crate) type Done = oneshot::Sender<Result<(), StorageError>>;
 
 /// A submitted append waiting for the writer.
 pub(crate) struct PendingBatch {
@@ -37,6 +44,17 @@ pub(crate) struct PendingBatch {
     pub(crate) records: Vec<Record>,
     pub(crate) positions: Vec<RecordPos>,
     pub(crate) release: Vec<RecordPos>,
+    /// This append's own waiter (raft-engine's write barrier: each writer
+    /// gets its own result; nobody else is woken).
+    pub(crate) done: Option<Done>,
+}
+
+/// What [`Wal::submit`] assigned to an append.
+pub(crate) struct Submitted {
+    pub(crate) positions: Vec<RecordPos>,
+    pub(crate) last_lsn: Lsn,
+    /// The append's outcome; `None` for an append without records.
+    pub(crate) done: Option<oneshot::Receiver<Result<(), StorageError>>>,
 }
 
 /// What the writer publishes to waiters.
@@ -62,6 +80,10 @@ pub(crate) struct WalState {
     pub(crate) shutdown: bool,
     pub(crate) sync_requested: bool,
     pub(crate) poisoned: Option<String>,
+    /// The writer is blocked on `wake` and must be notified of new work.
+    /// While it is busy, submits only queue: no wake-up (futex call) per
+    /// append.
+    pub(crate) writer_waiting: bool,
 }
 
 /// Counters for `StorageStats`.
@@ -126,6 +148,7 @@ impl Wal {
                 shutdown: false,
                 sync_requested: false,
                 poisoned: None,
+                writer_waiting: false,
             }),
             wake: Condvar::new(),
             progress,
@@ -164,20 +187,16 @@ impl Wal {
 
     /// Encodes `append`, assigns LSNs and positions, and queues it for the
     /// writer. Log order is the order of calls.
-    pub(crate) fn submit(&self, append: Append) -> Result<(Vec<RecordPos>, Lsn), StorageError> {
+    pub(crate) fn submit(&self, append: Append) -> Result<Submitted, StorageError> {
         let Append { records, release } = append;
-        // Encode payloads outside the lock.
-        let mut payloads = Vec::new();
-        let mut spans: Vec<(RecordKind, usize, usize)> = Vec::with_capacity(records.len());
+        // Encode whole frames outside the lock; only the LSN and the CRC
+        // are filled in under it.
+        let mut frames = Vec::new();
+        let mut unsealed = Vec::with_capacity(records.len());
         for r in &records {
-            let start = payloads.len();
-            let kind = format::encode_payload(r, &mut payloads)?;
-            spans.push((kind, start, payloads.len()));
+            unsealed.push(format::encode_unsealed(r, &mut frames)?);
         }
-        let total: u64 = spans
-            .iter()
-            .map(|(_, s, e)| (FRAME_HEADER_LEN + e - s) as u64)
-            .sum();
+        let total = frames.len() as u64;
 
         let mut st = self.lock_state();
         if let Some(reason) = &st.poisoned {
@@ -193,7 +212,11 @@ impl Wal {
             for pos in release {
                 live.release(pos, None);
             }
-            return Ok((Vec::new(), last));
+            return Ok(Submitted {
+                positions: Vec::new(),
+                last_lsn: last,
+                done: None,
+            });
         }
         let mut create = false;
         if st.next_offset > HEADER_LEN as u64
@@ -209,18 +232,7 @@ impl Wal {
             )));
         }
         let segment = st.active_segment;
-        let st = &mut *st;
-        if create || st.chunks.last().is_none_or(|c| c.segment != segment) {
-            st.chunks.push(Chunk {
-                segment,
-                create,
-                bytes: Vec::with_capacity(total as usize),
-            });
-        }
-        let Some(chunk) = st.chunks.last_mut() else {
-            return Err(StorageError::Closed);
-        };
-        let mut positions = Vec::with_capacity(spans.len());
+        let mut positions = Vec::with_capacity(unsealed.len());
         let mut live = self.lock_liveness();
         if create {
             live.add_segment(segment);
@@ -232,24 +244,19 @@ impl Wal {
             live.pin(segment, floor);
         }
         let mut last_crc = 0;
-        let n = spans.len();
-        for (i, (kind, s, e)) in spans.into_iter().enumerate() {
+        let n = unsealed.len();
+        for (i, (frame, record)) in unsealed.iter().zip(&records).enumerate() {
             let flags = if i + 1 < n { FLAG_BATCH_CONTINUES } else { 0 };
-            let before = chunk.bytes.len();
-            last_crc = format::encode_frame(
-                &mut chunk.bytes,
-                kind,
-                flags,
-                st.next_lsn,
-                payloads.get(s..e).unwrap_or_default(),
-            );
-            let len = (chunk.bytes.len() - before) as u32;
+            if let Some(bytes) = frames.get_mut(frame.start..frame.start + frame.total_len) {
+                last_crc = format::seal_frame(bytes, flags, st.next_lsn);
+            }
+            let len = frame.total_len as u32;
             let pos = RecordPos {
                 segment,
                 offset: st.next_offset as u32,
                 len,
             };
-            if !kind.is_tombstone() {
+            if !record.is_tombstone() {
                 live.add_live(pos);
             }
             positions.push(pos);
@@ -257,6 +264,16 @@ impl Wal {
             st.next_lsn += 1;
         }
         drop(live);
+        // Hand the frames to the writer (moved, not copied).
+        match st.chunks.last_mut() {
+            Some(chunk) if !create && chunk.segment == segment => chunk.pieces.push(frames),
+            _ => st.chunks.push(Chunk {
+                segment,
+                create,
+                pieces: vec![frames],
+            }),
+        }
+        let (done, outcome) = oneshot::channel();
         let last_lsn = st.next_lsn - 1;
         st.batches.push(PendingBatch {
             last_lsn,
@@ -264,9 +281,18 @@ impl Wal {
             records,
             positions: positions.clone(),
             release,
+            done: Some(done),
         });
-        self.wake.notify_one();
-        Ok((positions, last_lsn))
+        let wake = std::mem::take(&mut st.writer_waiting);
+        drop(st);
+        if wake {
+            self.wake.notify_one();
+        }
+        Ok(Submitted {
+            positions,
+            last_lsn,
+            done: Some(outcome),
+        })
     }
 
     /// Asks the writer to sync everything submitted so far; returns the LSN

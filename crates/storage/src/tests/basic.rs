@@ -249,3 +249,45 @@ fn bad_positions_are_errors() {
     );
     assert_eq!(s.read(good).unwrap(), one_of_each()[1]);
 }
+
+/// An append without records (releases only) is acknowledged once every
+/// append submitted before it is; an append with records gets its own
+/// result, in every durability mode.
+#[test]
+fn an_empty_append_resolves_after_the_appends_before_it() {
+    for durability in [Durability::Always, Durability::Interval, Durability::Never] {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = StorageConfig {
+            durability,
+            ..small_config()
+        };
+        let rt = rt();
+        let (s, _) = Storage::open(dir.path(), &cfg).unwrap();
+        let first = s
+            .submit(Append {
+                records: vec![Record::MessageSent(message(1, 1, 10))],
+                release: vec![],
+            })
+            .unwrap();
+        let empty = s
+            .submit(Append {
+                records: vec![],
+                release: vec![],
+            })
+            .unwrap();
+        assert_eq!(empty.last_lsn, first.last_lsn);
+        rt.block_on(empty.wait()).unwrap();
+        // Everything before the empty append is acknowledged already.
+        let positions = rt
+            .block_on(async {
+                tokio::time::timeout(std::time::Duration::from_secs(30), first.wait()).await
+            })
+            .expect("the earlier append was not acknowledged")
+            .unwrap();
+        assert!(matches!(
+            s.read(positions[0]).unwrap(),
+            Record::MessageSent(_)
+        ));
+        rt.block_on(s.close()).unwrap();
+    }
+}
