@@ -127,11 +127,6 @@ pub fn engine_code(e: &EngineError) -> ErrorCode {
         EngineError::ReceiptHandleIsInvalid(_) => {
             client("ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid", 404)
         }
-        EngineError::MessageNotInflight => client(
-            "MessageNotInflight",
-            "AWS.SimpleQueueService.MessageNotInflight",
-            400,
-        ),
         EngineError::OverLimit(_) => client("OverLimit", "OverLimit", 403),
         EngineError::PurgeQueueInProgress(_) => client(
             "PurgeQueueInProgress",

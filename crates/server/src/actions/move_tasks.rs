@@ -1,7 +1,9 @@
 //! Message move tasks (dead-letter redrive): start, cancel, list.
 
+use engine::{EngineError, MoveTaskFailure};
+
 use super::Ctx;
-use crate::error::SqsError;
+use crate::error::{engine_code, SqsError};
 use crate::protocol::{Out, Params};
 
 pub(super) async fn start(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> {
@@ -55,7 +57,7 @@ pub(super) fn list(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> {
                     "ApproximateNumberOfMessagesToMove",
                     t.approximate_number_of_messages_to_move.map(to_int),
                 )
-                .opt("FailureReason", t.failure_reason.map(Out::Str))
+                .opt("FailureReason", t.failure_reason.map(failure_reason))
                 .with("StartedTimestamp", to_int(t.started_timestamp_ms))
         })
         .collect();
@@ -64,4 +66,15 @@ pub(super) fn list(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> {
         "ListMessageMoveTasksResultEntry",
         Out::List(results),
     ))
+}
+
+/// `FailureReason` as SQS reports it: the error code of what went wrong
+/// (`AWS.SimpleQueueService.NonExistentQueue` when a queue was deleted).
+fn failure_reason(failure: MoveTaskFailure) -> Out {
+    match failure {
+        MoveTaskFailure::QueueDoesNotExist => {
+            Out::str(engine_code(&EngineError::QueueDoesNotExist).legacy)
+        }
+        MoveTaskFailure::Other(reason) => Out::Str(reason),
+    }
 }
