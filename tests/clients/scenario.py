@@ -8,6 +8,7 @@ Usage: python scenario.py ENDPOINT PROTOCOL
 Exits non-zero (with a traceback) on the first failed check.
 """
 
+import base64
 import hashlib
 import json
 import struct
@@ -271,6 +272,15 @@ def main():
         )
     expect_error(
         lambda: sqs.cancel_message_move_task(TaskHandle="no-such-task"),
+        "InvalidParameterValue",
+        "InvalidParameterValue",
+        400,
+    )
+    unknown = base64.b64encode(
+        json.dumps({"taskId": str(uuid.uuid4()), "sourceArn": dlq_arn}).encode()
+    ).decode()
+    expect_error(
+        lambda: sqs.cancel_message_move_task(TaskHandle=unknown),
         "ResourceNotFoundException",
         "ResourceNotFoundException",
         404,

@@ -263,11 +263,30 @@ async fn move_task_cancel_and_errors() {
         "a 1 msg/s task cancelled at once must not have moved everything"
     );
 
-    // Errors: unknown handle, unknown source, rate above 500.
-    assert_sqs_error(
+    // Errors: a handle that does not decode, a handle of no task, unknown
+    // source, rate above 500.
+    let info = assert_sqs_error(
         client
             .cancel_message_move_task()
             .task_handle("no-such-task")
+            .send()
+            .await,
+        400,
+        "InvalidParameterValue",
+        "InvalidParameterValue",
+    );
+    assert_eq!(
+        info.message.as_deref(),
+        Some("Value for parameter TaskHandle is invalid.")
+    );
+    let unknown = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!(r#"{{"taskId":"00000000-0000-0000-0000-000000000000","sourceArn":"{dlq_arn}"}}"#),
+    );
+    assert_sqs_error(
+        client
+            .cancel_message_move_task()
+            .task_handle(unknown)
             .send()
             .await,
         404,

@@ -406,13 +406,40 @@ async fn fifo_batches_per_entry_validation_and_in_batch_dedup() {
             .build()
             .unwrap()
     };
+    // An entry without MessageGroupId, or without MessageDeduplicationId
+    // while content-based deduplication is off, fails the whole request.
+    for (bad, message) in [
+        (
+            e("c", "no group", None, Some("d2")),
+            "The request must contain the parameter MessageGroupId.",
+        ),
+        (
+            e("d", "no dedup", Some("g"), None),
+            "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
+        ),
+    ] {
+        let info = assert_sqs_error(
+            client
+                .send_message_batch()
+                .queue_url(&url)
+                .entries(e("a", "first", Some("g"), Some("d1")))
+                .entries(bad)
+                .send()
+                .await,
+            400,
+            "InvalidParameterValue",
+            "InvalidParameterValue",
+        );
+        assert_eq!(info.message.as_deref(), Some(message));
+    }
+    // Other entry errors stay per entry.
     let out = client
         .send_message_batch()
         .queue_url(&url)
         .entries(e("a", "first", Some("g"), Some("d1")))
         .entries(e("b", "same dedup", Some("g"), Some("d1")))
-        .entries(e("c", "no group", None, Some("d2")))
-        .entries(e("d", "no dedup", Some("g"), None))
+        .entries(e("c", "bad group", Some("a b"), Some("d2")))
+        .entries(e("d", "bad dedup", Some("g"), Some("")))
         .entries(e("f", "second", Some("g"), Some("d3")))
         .send()
         .await
