@@ -42,8 +42,10 @@ impl UrlBase {
 
 /// Resolves a QueueUrl (any host, or just a path) to account and name. A
 /// URL with only a name (`/name` or `name`) means the caller's own account.
+/// One that names no queue at all is a queue that does not exist (as SQS
+/// answers `http://whatever-incorrect-queue-address`).
 pub(crate) fn parse(url: &str, caller_account: &str) -> Result<QueueRef, SqsError> {
-    let invalid = || SqsError::InvalidAddress(url.to_owned());
+    let invalid = || SqsError::Engine(engine::EngineError::QueueDoesNotExist);
     let trimmed = url.trim();
     let path = match trimmed.find("://") {
         Some(i) => {
@@ -110,11 +112,15 @@ mod tests {
         );
         assert_eq!(parse("jobs", me).unwrap(), q(me, "jobs"));
         assert_eq!(parse("http://h:1/jobs", me).unwrap(), q(me, "jobs"));
-        assert!(matches!(
-            parse("http://h:1/", me),
-            Err(SqsError::InvalidAddress(_))
-        ));
-        assert!(matches!(parse("", me), Err(SqsError::InvalidAddress(_))));
+        for nothing in ["http://h:1/", "", "http://whatever-incorrect-queue-address"] {
+            assert!(
+                matches!(
+                    parse(nothing, me),
+                    Err(SqsError::Engine(engine::EngineError::QueueDoesNotExist))
+                ),
+                "{nothing}"
+            );
+        }
     }
 
     #[test]
