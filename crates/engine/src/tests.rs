@@ -2,6 +2,7 @@
 //! `ManualClock` (no test sleeps to wait for a timeout).
 
 mod basics;
+mod compaction_race;
 mod dlq;
 mod durability;
 mod errors;

@@ -13,8 +13,8 @@ use tokio::sync::watch;
 use crate::index::Index;
 use crate::io::{FileSystem, RealFs};
 use crate::record::Record;
-use crate::wal::recovery;
 use crate::wal::segment::{self, Segment};
+use crate::wal::{format, recovery};
 use crate::wal::{writer, Progress, Wal};
 use crate::{Append, Health, Lsn, RecordPos, Recovered, StorageConfig, StorageError, StorageStats};
 
@@ -250,16 +250,26 @@ impl Storage {
         self.submit(append)?.wait().await
     }
 
-    /// Reads a record back by position.
+    /// Reads a record back by position. Every position [`Storage::submit`]
+    /// returned is readable at once, before the writer has put its frame
+    /// in the file (it is served from the pending bytes), and stays
+    /// readable until it is released and its segment reclaimed.
     pub fn read(&self, pos: RecordPos) -> Result<Record, StorageError> {
-        let seg = self
-            .wal()
-            .segment(pos.segment)
-            .ok_or(StorageError::BadPosition {
-                segment: pos.segment,
-                offset: pos.offset,
-            })?;
-        seg.read_record(pos)
+        let wal = self.wal();
+        if let Some(seg) = wal.segment(pos.segment).filter(|s| s.holds(pos)) {
+            return seg.read_record(pos);
+        }
+        if let Some(frame) = wal.unwritten_frame(pos) {
+            return segment::decode_at(pos, &frame, |reason| StorageError::Corruption {
+                segment: wal.dir.join(format::segment_file_name(pos.segment)),
+                offset: u64::from(pos.offset),
+                reason,
+            });
+        }
+        // Written (and its length published) since the first look.
+        wal.segment(pos.segment)
+            .ok_or_else(|| segment::bad_position(pos))?
+            .read_record(pos)
     }
 
     /// Marks a record dead at once. `by` is the record that ended or

@@ -25,9 +25,23 @@ use segment::Segment;
 /// Bytes handed to the writer for one segment.
 pub(crate) struct Chunk {
     pub(crate) segment: u64,
+    /// Offset in the segment of `bytes[0]`.
+    pub(crate) start: u64,
     /// The writer must create this segment first (rotation).
     pub(crate) create: bool,
     pub(crate) bytes: Vec<u8>,
+}
+
+impl Chunk {
+    /// The frame at `pos`, if this chunk holds all of it.
+    fn frame(&self, pos: RecordPos) -> Option<&[u8]> {
+        if self.segment != pos.segment {
+            return None;
+        }
+        let from = u64::from(pos.offset).checked_sub(self.start)?;
+        let from = usize::try_from(from).ok()?;
+        self.bytes.get(from..from.checked_add(pos.len as usize)?)
+    }
 }
 
 /// A submitted append waiting for the writer.
@@ -58,6 +72,11 @@ pub(crate) struct WalState {
     pub(crate) active_segment: u64,
     pub(crate) next_offset: u64,
     pub(crate) chunks: Vec<Chunk>,
+    /// The chunks of the writer's current round, kept until its next round
+    /// takes the state lock: by then they are written and their segment
+    /// lengths published. With `chunks`, this lets a position be read as
+    /// soon as `submit` returns it (see [`Wal::unwritten_frame`]).
+    pub(crate) writing: Vec<Arc<Chunk>>,
     pub(crate) batches: Vec<PendingBatch>,
     pub(crate) shutdown: bool,
     pub(crate) sync_requested: bool,
@@ -122,6 +141,7 @@ impl Wal {
                 active_segment: active.id,
                 next_offset: active.len(),
                 chunks: Vec::new(),
+                writing: Vec::new(),
                 batches: Vec::new(),
                 shutdown: false,
                 sync_requested: false,
@@ -213,6 +233,7 @@ impl Wal {
         if create || st.chunks.last().is_none_or(|c| c.segment != segment) {
             st.chunks.push(Chunk {
                 segment,
+                start: st.next_offset,
                 create,
                 bytes: Vec::with_capacity(total as usize),
             });
@@ -267,6 +288,20 @@ impl Wal {
         });
         self.wake.notify_one();
         Ok((positions, last_lsn))
+    }
+
+    /// A copy of the frame at `pos` if it was submitted but may not be in
+    /// its file yet (pending, or in the writer's current round). `None`
+    /// means it is in the file, or is no submitted position at all: a
+    /// frame leaves `writing` only after the writer appended it and
+    /// published the segment's new length, both before this lock.
+    pub(crate) fn unwritten_frame(&self, pos: RecordPos) -> Option<Vec<u8>> {
+        let st = self.lock_state();
+        st.chunks
+            .iter()
+            .chain(st.writing.iter().map(|c| &**c))
+            .find_map(|c| c.frame(pos))
+            .map(<[u8]>::to_vec)
     }
 
     /// Asks the writer to sync everything submitted so far; returns the LSN

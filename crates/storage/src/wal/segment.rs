@@ -83,31 +83,53 @@ impl Segment {
         Ok(buf)
     }
 
+    /// True if the whole frame at `pos` is below the written length.
+    pub(crate) fn holds(&self, pos: RecordPos) -> bool {
+        u64::from(pos.offset) + u64::from(pos.len) <= self.len()
+    }
+
     /// Reads and decodes the record at `pos`.
     pub(crate) fn read_record(&self, pos: RecordPos) -> Result<Record, StorageError> {
-        let bad = || StorageError::BadPosition {
-            segment: pos.segment,
-            offset: pos.offset,
-        };
-        let end = u64::from(pos.offset) + u64::from(pos.len);
-        if (pos.offset as usize) < HEADER_LEN
-            || (pos.len as usize) < format::FRAME_HEADER_LEN
-            || end > self.len()
-        {
-            return Err(bad());
+        if !plausible(pos) || !self.holds(pos) {
+            return Err(bad_position(pos));
         }
         let mut buf = vec![0u8; pos.len as usize];
         self.file
             .read_at(&mut buf, u64::from(pos.offset))
             .map_err(|e| self.io_err(e))?;
-        let frame = format::parse_frame(&buf).map_err(|_| bad())?;
-        if frame.total_len != buf.len() {
-            return Err(bad());
-        }
-        frame
-            .decode()
-            .map_err(|reason| self.corruption(u64::from(pos.offset), reason))
+        decode_at(pos, &buf, |reason| {
+            self.corruption(u64::from(pos.offset), reason)
+        })
     }
+}
+
+/// `BadPosition` for `pos`.
+pub(crate) fn bad_position(pos: RecordPos) -> StorageError {
+    StorageError::BadPosition {
+        segment: pos.segment,
+        offset: pos.offset,
+    }
+}
+
+/// A position that could point at a frame (after the header, long enough).
+fn plausible(pos: RecordPos) -> bool {
+    (pos.offset as usize) >= HEADER_LEN && (pos.len as usize) >= format::FRAME_HEADER_LEN
+}
+
+/// Decodes the frame bytes `buf` read at `pos`: `BadPosition` when they are
+/// no whole frame, `corruption(reason)` when a CRC-valid frame does not decode.
+pub(crate) fn decode_at(
+    pos: RecordPos,
+    buf: &[u8],
+    corruption: impl FnOnce(String) -> StorageError,
+) -> Result<Record, StorageError> {
+    let Ok(frame) = format::parse_frame(buf) else {
+        return Err(bad_position(pos));
+    };
+    if frame.total_len != buf.len() || !plausible(pos) {
+        return Err(bad_position(pos));
+    }
+    frame.decode().map_err(corruption)
 }
 
 /// Where and why a scan stopped before the end of the bytes.

@@ -71,8 +71,15 @@ pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
                 }
             }
             let sync_requested = std::mem::take(&mut st.sync_requested);
+            // The previous round's chunks are written: readers find them
+            // in the files now. This round's stay readable from memory.
+            let chunks: Vec<Arc<Chunk>> = std::mem::take(&mut st.chunks)
+                .into_iter()
+                .map(Arc::new)
+                .collect();
+            st.writing = chunks.clone();
             (
-                std::mem::take(&mut st.chunks),
+                chunks,
                 std::mem::take(&mut st.batches),
                 st.shutdown,
                 sync_requested,
@@ -180,7 +187,7 @@ pub(crate) fn poison(wal: &Wal, e: &StorageError) {
 fn write_group(
     wal: &Wal,
     current: &mut Arc<Segment>,
-    chunks: Vec<Chunk>,
+    chunks: Vec<Arc<Chunk>>,
     dirty: &mut bool,
 ) -> Result<(), StorageError> {
     for chunk in chunks {
