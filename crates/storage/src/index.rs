@@ -203,6 +203,11 @@ impl Index {
         }
     }
 
+    /// Opens an existing index as it is: no wait, no wipe (offline checks).
+    pub(crate) fn open_existing(path: &Path) -> Result<Index, StorageError> {
+        Index::try_open(path).map_err(OpenError::into_storage)
+    }
+
     fn try_open(path: &Path) -> Result<Index, OpenError> {
         let db = sled::Config::new()
             .path(path)

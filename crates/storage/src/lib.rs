@@ -25,6 +25,7 @@
 //!   release names the record that ended or superseded the released one, so
 //!   that record's segment outlives it (no resurrection on replay).
 
+pub mod check;
 pub mod config;
 pub mod error;
 pub mod record;
@@ -71,8 +72,9 @@ pub struct Recovered {
     pub records: u64,
     /// Bytes cut from the torn tail of the last segment.
     pub truncated_bytes: u64,
-    /// Complete-looking records dropped with the torn tail (e.g. the first
-    /// frames of a batch missing its end).
+    /// Complete records discarded: the frames of a torn batch missing its
+    /// end, and with `StorageConfig::repair` every complete record cut with
+    /// a damaged frame (plus the LSNs of missing segments, where known).
     pub dropped_records: u64,
     /// True when the sled index was missing, stale or corrupt and was rebuilt.
     pub index_rebuilt: bool,

@@ -14,16 +14,16 @@ use crate::index::Index;
 use crate::io::{FileSystem, RealFs};
 use crate::record::Record;
 use crate::wal::segment::{self, Segment};
-use crate::wal::{format, recovery};
+use crate::wal::{format, manifest, recovery};
 use crate::wal::{writer, Progress, Wal};
 use crate::{Append, Health, Lsn, RecordPos, Recovered, StorageConfig, StorageError, StorageStats};
 
 /// Name of the lock file inside the data directory.
-const LOCK_FILE: &str = "LOCK";
+pub(crate) const LOCK_FILE: &str = "LOCK";
 /// Name of the WAL directory inside the data directory.
-const WAL_DIR: &str = "wal";
+pub(crate) const WAL_DIR: &str = "wal";
 /// Name of the sled directory inside the data directory.
-const INDEX_DIR: &str = "index";
+pub(crate) const INDEX_DIR: &str = "index";
 
 /// Handle to an open data directory. Cheap to clone (shared inside).
 #[derive(Clone)]
@@ -96,7 +96,7 @@ fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
     }
 }
 
-fn lock_dir(dir: &Path) -> Result<File, StorageError> {
+pub(crate) fn lock_dir(dir: &Path) -> Result<File, StorageError> {
     let path = dir.join(LOCK_FILE);
     let file = OpenOptions::new()
         .read(true)
@@ -137,13 +137,15 @@ impl Storage {
             std::fs::create_dir_all(&wal_dir).map_err(io_at(&wal_dir))?;
             fs.sync_dir(dir).map_err(io_at(dir))?;
         }
-        let mut rec = recovery::recover(fs.as_ref(), &wal_dir)?;
+        let mut rec = recovery::recover(fs.as_ref(), &wal_dir, config.repair)?;
         let active = match rec.segments.values().next_back() {
             Some(seg) => seg.clone(),
             None => {
                 let seg = Arc::new(Segment::create(fs.as_ref(), &wal_dir, rec.next_lsn)?);
                 rec.segments.insert(seg.id, seg.clone());
                 rec.liveness.add_segment(seg.id);
+                rec.manifest.insert(seg.id);
+                manifest::write(fs.as_ref(), &wal_dir, &rec.manifest)?;
                 seg
             }
         };
@@ -186,6 +188,7 @@ impl Storage {
             index,
             rec.next_lsn,
             &active,
+            rec.manifest,
         ));
         let thread_wal = wal.clone();
         let writer = std::thread::Builder::new()

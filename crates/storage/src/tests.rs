@@ -2,6 +2,7 @@
 //! storage section of ARCHITECTURE.md.
 
 mod basic;
+mod damage;
 mod faults;
 mod golden;
 mod index;

@@ -3,11 +3,12 @@
 //! writer thread.
 
 pub(crate) mod format;
+pub(crate) mod manifest;
 pub(crate) mod recovery;
 pub(crate) mod segment;
 pub(crate) mod writer;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
@@ -18,8 +19,8 @@ use crate::index::Index;
 use crate::io::FileSystem;
 use crate::liveness::Liveness;
 use crate::record::Record;
-use crate::{Append, Lsn, RecordPos, StorageConfig, StorageError};
-use format::{RecordKind, FLAG_BATCH_CONTINUES, FRAME_HEADER_LEN, HEADER_LEN};
+use crate::{Append, Durability, Lsn, RecordPos, StorageConfig, StorageError};
+use format::{RecordKind, FLAG_BATCH_CONTINUES, FLAG_SYNCED_BEFORE, FRAME_HEADER_LEN, HEADER_LEN};
 use segment::Segment;
 
 /// Bytes handed to the writer for one segment.
@@ -107,6 +108,8 @@ pub(crate) struct Wal {
     pub(crate) writer_segment: AtomicU64,
     pub(crate) counters: Counters,
     gc: Mutex<()>,
+    /// The segment set as in the manifest (`wal/SEGMENTS`); held while it is rewritten.
+    manifest: Mutex<BTreeSet<u64>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -124,6 +127,7 @@ impl Wal {
         index: Index,
         next_lsn: Lsn,
         active: &Segment,
+        manifest: BTreeSet<u64>,
     ) -> Wal {
         let (progress, _) = watch::channel(Progress {
             acked_next: next_lsn,
@@ -154,6 +158,7 @@ impl Wal {
             writer_segment: AtomicU64::new(active.id),
             counters: Counters::default(),
             gc: Mutex::new(()),
+            manifest: Mutex::new(manifest),
         }
     }
 
@@ -230,7 +235,8 @@ impl Wal {
         }
         let segment = st.active_segment;
         let st = &mut *st;
-        if create || st.chunks.last().is_none_or(|c| c.segment != segment) {
+        let new_chunk = create || st.chunks.last().is_none_or(|c| c.segment != segment);
+        if new_chunk {
             st.chunks.push(Chunk {
                 segment,
                 start: st.next_offset,
@@ -254,8 +260,16 @@ impl Wal {
         }
         let mut last_crc = 0;
         let n = spans.len();
+        // A new chunk starts the writer's next group. With `always`, the
+        // writer syncs each group before it writes the next one (and
+        // recovery syncs what it keeps), so everything before this frame
+        // will be synced when it is written: mark it (see FLAG_SYNCED_BEFORE).
+        let synced_before = new_chunk && self.config.durability == Durability::Always;
         for (i, (kind, s, e)) in spans.into_iter().enumerate() {
-            let flags = if i + 1 < n { FLAG_BATCH_CONTINUES } else { 0 };
+            let mut flags = if i + 1 < n { FLAG_BATCH_CONTINUES } else { 0 };
+            if i == 0 && synced_before {
+                flags |= FLAG_SYNCED_BEFORE;
+            }
             let before = chunk.bytes.len();
             last_crc = format::encode_frame(
                 &mut chunk.bytes,
@@ -326,6 +340,22 @@ impl Wal {
         self.wake.notify_one();
     }
 
+    /// Adds a just-created segment to the manifest (before any frame lands in it).
+    pub(crate) fn manifest_add(&self, id: u64) -> Result<(), StorageError> {
+        let mut listed = lock(&self.manifest);
+        listed.insert(id);
+        manifest::write(self.fs.as_ref(), &self.dir, &listed)
+    }
+
+    /// Removes segments from the manifest (before their files are deleted).
+    fn manifest_remove(&self, ids: &[u64]) -> Result<(), StorageError> {
+        let mut listed = lock(&self.manifest);
+        for id in ids {
+            listed.remove(id);
+        }
+        manifest::write(self.fs.as_ref(), &self.dir, &listed)
+    }
+
     /// Deletes every sealed segment with nothing live whose pins allow it.
     pub(crate) fn collect_garbage(&self) -> Result<u64, StorageError> {
         let _gc = lock(&self.gc);
@@ -334,6 +364,9 @@ impl Wal {
         if doomed.is_empty() {
             return Ok(0);
         }
+        // Unlisted first: a crash between the two leaves a leftover that the
+        // next open deletes, never a listed segment that is missing.
+        self.manifest_remove(&doomed)?;
         let mut reclaimed = 0;
         for id in doomed {
             let Some(seg) = self.segment(id) else {

@@ -199,7 +199,8 @@ fn write_group(
                 *dirty = false;
             }
             let seg = Arc::new(Segment::create(wal.fs.as_ref(), &wal.dir, chunk.segment)?);
-            wal.counters.fsyncs.fetch_add(2, Ordering::Relaxed);
+            wal.manifest_add(seg.id)?;
+            wal.counters.fsyncs.fetch_add(4, Ordering::Relaxed);
             wal.segments
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
