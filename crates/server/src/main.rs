@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+mod cli;
 use server::config::{Config, LogFormat, Overrides, DEFAULT_CONFIG_TOML};
 
 /// Stowage: a durable message broker that speaks the Amazon SQS API.
@@ -55,6 +57,14 @@ struct Cli {
     /// Allow listening on a non-loopback address without credentials.
     #[arg(long)]
     allow_anonymous: bool,
+    /// Start although the write-ahead log is damaged, discarding what the
+    /// damage makes unreachable: a corrupt frame in the last segment is cut
+    /// there (with every record after it), missing segments are accepted.
+    /// What was discarded is logged and counted in
+    /// stowage_recovery_dropped_records. Same as storage.repair = true. For
+    /// one start, after deciding to accept the loss (see README, Operations).
+    #[arg(long)]
+    repair_wal: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,6 +73,8 @@ enum Command {
     Serve,
     /// Print the built-in default configuration (commented TOML) and exit.
     PrintDefaultConfig,
+    /// Verify a stopped broker's data directory (frames, CRCs, segment set, index).
+    Check(cli::check::CheckArgs),
 }
 
 fn init_tracing(config: &Config) {
@@ -86,6 +98,9 @@ fn main() -> ExitCode {
         print!("{DEFAULT_CONFIG_TOML}");
         return ExitCode::SUCCESS;
     }
+    if let Some(Command::Check(args)) = &cli.command {
+        return cli::check::run(args);
+    }
     let overrides = Overrides {
         listen: cli.listen,
         data_dir: cli.data_dir,
@@ -96,13 +111,14 @@ fn main() -> ExitCode {
         public_base_url: cli.public_base_url,
         allow_anonymous: cli.allow_anonymous,
     };
-    let config = match Config::load(cli.config.as_deref(), std::env::vars(), &overrides) {
+    let mut config = match Config::load(cli.config.as_deref(), std::env::vars(), &overrides) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("stowage: configuration error: {e}");
             return ExitCode::from(2);
         }
     };
+    config.storage.repair |= cli.repair_wal;
     init_tracing(&config);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
