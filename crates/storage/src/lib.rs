@@ -16,6 +16,8 @@
 //!   (according to the configured [`Durability`]).
 //! - [`Storage::read`] reads a record back by position (message bodies are not
 //!   held in memory).
+//! - [`Storage::backup_to`] copies a consistent point of the log while
+//!   appends go on; [`check::check`] verifies a stopped data directory.
 //! - Liveness: every non-tombstone record is live when appended; the engine
 //!   releases records it no longer needs (through [`Append::release`] or
 //!   [`Storage::release`]). Segments whose records are all dead are deleted;
@@ -25,6 +27,7 @@
 //!   release names the record that ended or superseded the released one, so
 //!   that record's segment outlives it (no resurrection on replay).
 
+mod backup;
 pub mod check;
 pub mod config;
 pub mod error;
@@ -123,5 +126,6 @@ mod wal;
 #[cfg(test)]
 mod tests;
 
+pub use backup::BackupReport;
 pub use index::{DedupEntry, Index, IndexEntry};
 pub use storage::{Storage, Ticket};

@@ -15,7 +15,7 @@ use crate::io::{FileSystem, RealFs};
 use crate::record::Record;
 use crate::wal::segment::{self, Segment};
 use crate::wal::{format, manifest, recovery};
-use crate::wal::{writer, Progress, Wal};
+use crate::wal::{writer, Progress, SyncPoint, Wal};
 use crate::{Append, Health, Lsn, RecordPos, Recovered, StorageConfig, StorageError, StorageStats};
 
 /// Name of the lock file inside the data directory.
@@ -218,7 +218,7 @@ impl Storage {
         Ok((storage, recovered))
     }
 
-    fn wal(&self) -> &Wal {
+    pub(crate) fn wal(&self) -> &Wal {
         &self.inner.wal
     }
 
@@ -355,14 +355,20 @@ impl Storage {
 
     /// Makes everything submitted so far durable (fdatasync), whatever the mode.
     pub async fn sync(&self) -> Result<(), StorageError> {
+        self.sync_point().await.map(|_| ())
+    }
+
+    /// `sync`, returning the end of the log it made durable.
+    pub(crate) async fn sync_point(&self) -> Result<SyncPoint, StorageError> {
         let mut rx = self.wal().progress.subscribe();
-        let target = self.wal().request_sync()?;
+        let point = self.wal().request_sync_point()?;
+        let target = point.next_lsn;
         let outcome = match rx
             .wait_for(|p| p.synced_next >= target || p.poisoned.is_some() || p.closed)
             .await
         {
             Err(_) => Err(StorageError::Closed),
-            Ok(p) if p.synced_next >= target => Ok(()),
+            Ok(p) if p.synced_next >= target => Ok(point),
             Ok(p) => Err(p
                 .poisoned
                 .clone()

@@ -1,6 +1,7 @@
 //! Unit tests of the storage crate. Invariant names (S1, S2, …) refer to the
 //! storage section of ARCHITECTURE.md.
 
+mod backup;
 mod basic;
 mod damage;
 mod faults;

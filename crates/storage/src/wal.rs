@@ -84,6 +84,28 @@ pub(crate) struct WalState {
     pub(crate) poisoned: Option<String>,
 }
 
+/// The end of the log at one moment: once `synced_next >= next_lsn`, every
+/// segment before `segment` and the first `offset` bytes of `segment` hold
+/// exactly the records below `next_lsn`, synced.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SyncPoint {
+    pub(crate) next_lsn: Lsn,
+    pub(crate) segment: u64,
+    pub(crate) offset: u64,
+}
+
+/// While alive, garbage collection deletes nothing.
+pub(crate) struct ReclamationPause<'a> {
+    wal: &'a Wal,
+}
+
+impl Drop for ReclamationPause<'_> {
+    fn drop(&mut self) {
+        let mut gc = lock(&self.wal.gc);
+        *gc = gc.saturating_sub(1);
+    }
+}
+
 /// Counters for `StorageStats`.
 #[derive(Default)]
 pub(crate) struct Counters {
@@ -107,7 +129,8 @@ pub(crate) struct Wal {
     /// The segment the writer appends to: every older segment is complete and synced.
     pub(crate) writer_segment: AtomicU64,
     pub(crate) counters: Counters,
-    gc: Mutex<()>,
+    /// Held by a garbage-collection round; counts the backups that pause reclamation.
+    gc: Mutex<usize>,
     /// The segment set as in the manifest (`wal/SEGMENTS`); held while it is rewritten.
     manifest: Mutex<BTreeSet<u64>>,
 }
@@ -157,7 +180,7 @@ impl Wal {
             index,
             writer_segment: AtomicU64::new(active.id),
             counters: Counters::default(),
-            gc: Mutex::new(()),
+            gc: Mutex::new(0),
             manifest: Mutex::new(manifest),
         }
     }
@@ -318,9 +341,15 @@ impl Wal {
             .map(<[u8]>::to_vec)
     }
 
-    /// Asks the writer to sync everything submitted so far; returns the LSN
-    /// bound to wait for (`synced_next >= bound`).
-    pub(crate) fn request_sync(&self) -> Result<Lsn, StorageError> {
+    /// Pauses segment reclamation until the guard is dropped (waits for a
+    /// round in progress to finish).
+    pub(crate) fn pause_reclamation(&self) -> ReclamationPause<'_> {
+        *lock(&self.gc) += 1;
+        ReclamationPause { wal: self }
+    }
+
+    /// The current end of the log, and asks the writer to sync up to it.
+    pub(crate) fn request_sync_point(&self) -> Result<SyncPoint, StorageError> {
         let mut st = self.lock_state();
         if let Some(reason) = &st.poisoned {
             return Err(StorageError::Poisoned(reason.clone()));
@@ -330,7 +359,11 @@ impl Wal {
         }
         st.sync_requested = true;
         self.wake.notify_one();
-        Ok(st.next_lsn)
+        Ok(SyncPoint {
+            next_lsn: st.next_lsn,
+            segment: st.active_segment,
+            offset: st.next_offset,
+        })
     }
 
     /// Asks the writer to finish: drain, sync, flush the index, stop.
@@ -358,7 +391,12 @@ impl Wal {
 
     /// Deletes every sealed segment with nothing live whose pins allow it.
     pub(crate) fn collect_garbage(&self) -> Result<u64, StorageError> {
-        let _gc = lock(&self.gc);
+        let gc = lock(&self.gc);
+        if *gc > 0 {
+            // A backup is copying segments: they stay until it is done
+            // (the next release or compaction pass reclaims them).
+            return Ok(0);
+        }
         let active = self.writer_segment.load(Ordering::Acquire);
         let doomed = self.lock_liveness().deletable(active);
         if doomed.is_empty() {
