@@ -5,6 +5,7 @@ mod backup;
 mod basic;
 mod damage;
 mod faults;
+mod fuzz;
 mod golden;
 mod index;
 mod liveness;
