@@ -4,36 +4,20 @@
 //! exactly what it discarded. Torn tails keep recovering on their own
 //! (`tests::recovery::every_offset_*`).
 
-use std::path::{Path, PathBuf};
-
 use crate::io::RealFs;
-use crate::tests::support::{message, rt, small_config};
+use crate::tests::support::{build, message, rt, seg_path, small_config};
 use crate::wal::format;
 use crate::wal::recovery::recover;
 use crate::{Append, Durability, Record, RecordPos, Storage, StorageConfig, StorageError};
 
-/// Appends `n` single-record batches, each acknowledged (synced) before the
-/// next, closes, returns the data dir and every position.
+/// `n` single-record batches, each acknowledged (synced) before the next;
+/// returns the data dir and every position.
 fn acknowledged(n: u64, cfg: &StorageConfig, body: usize) -> (tempfile::TempDir, Vec<RecordPos>) {
-    let dir = tempfile::tempdir().unwrap();
-    let rt = rt();
-    let (s, _) = Storage::open(dir.path(), cfg).unwrap();
-    let mut out = Vec::new();
-    for i in 0..n {
-        out.extend(
-            rt.block_on(s.append(Append {
-                records: vec![Record::MessageSent(message(1, i, body))],
-                release: vec![],
-            }))
-            .unwrap(),
-        );
-    }
-    rt.block_on(s.close()).unwrap();
-    (dir, out)
-}
-
-fn seg_path(dir: &Path, id: u64) -> PathBuf {
-    dir.join("wal").join(format::segment_file_name(id))
+    let batches = (0..n)
+        .map(|i| vec![Record::MessageSent(message(1, i, body))])
+        .collect();
+    let (dir, positions) = build(batches, cfg);
+    (dir, positions.into_iter().flatten().collect())
 }
 
 /// S3, S5 (issue 10, defect 1): a bit flipped anywhere in any acknowledged

@@ -1,39 +1,13 @@
 //! Recovery: torn tails at every offset, flipped bytes, corruption in sealed
 //! segments, foreign files and bad headers.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::io::RealFs;
-use crate::tests::support::{message, one_of_each, rt, small_config};
+use crate::tests::support::{build, message, one_of_each, rt, seg_path, small_config};
 use crate::wal::format::{self, HEADER_LEN};
 use crate::wal::recovery::recover;
 use crate::{Append, Record, RecordPos, Storage, StorageConfig, StorageError};
-
-/// Writes `batches` into a fresh store, closes it, returns (data dir, positions per batch).
-fn build(
-    batches: Vec<Vec<Record>>,
-    cfg: &StorageConfig,
-) -> (tempfile::TempDir, Vec<Vec<RecordPos>>) {
-    let dir = tempfile::tempdir().unwrap();
-    let rt = rt();
-    let (s, _) = Storage::open(dir.path(), cfg).unwrap();
-    let mut out = Vec::new();
-    for b in batches {
-        out.push(
-            rt.block_on(s.append(Append {
-                records: b,
-                release: vec![],
-            }))
-            .unwrap(),
-        );
-    }
-    rt.block_on(s.close()).unwrap();
-    (dir, out)
-}
-
-fn seg_path(dir: &Path, id: u64) -> PathBuf {
-    dir.join("wal").join(format::segment_file_name(id))
-}
 
 fn replayed(wal_dir: &Path) -> Vec<(RecordPos, Record)> {
     let rec = recover(&RealFs, wal_dir, false).unwrap();

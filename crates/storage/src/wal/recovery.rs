@@ -344,24 +344,18 @@ pub(crate) fn recover(
                 reason,
                 in_last_segment: true,
                 discarded_by_cut,
-            } if repair => {
+            } => {
+                if !repair {
+                    return Err(StorageError::CorruptFrame {
+                        segment: file.clone(),
+                        offset: *offset,
+                        reason: reason.clone(),
+                        discarded_by_cut: *discarded_by_cut,
+                    });
+                }
                 tracing::error!(segment = %file.display(), offset, reason, discarded_records = discarded_by_cut,
                     "repair: cutting the write-ahead log at a damaged frame");
                 dropped_records += discarded_by_cut;
-            }
-            Finding::Corruption {
-                file,
-                offset,
-                reason,
-                in_last_segment: true,
-                discarded_by_cut,
-            } => {
-                return Err(StorageError::CorruptFrame {
-                    segment: file.clone(),
-                    offset: *offset,
-                    reason: reason.clone(),
-                    discarded_by_cut: *discarded_by_cut,
-                })
             }
             Finding::Corruption {
                 file,
