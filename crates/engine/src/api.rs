@@ -503,7 +503,6 @@ impl Engine {
     /// Checks a queue declaration (name, CreateQueue attributes, tags) with
     /// CreateQueue's own validation, creating nothing.
     pub fn check_queue_declaration(
-        &self,
         name: &str,
         attributes: &BTreeMap<String, String>,
         tags: &BTreeMap<String, String>,

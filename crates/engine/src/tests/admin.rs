@@ -148,29 +148,21 @@ async fn queue_declarations_are_checked_like_create_queue() {
             .collect()
     };
     let none = BTreeMap::new();
-    h.engine
-        .check_queue_declaration("ok", &attrs(&[("VisibilityTimeout", "45")]), &none)
-        .unwrap();
-    let err = h
-        .engine
-        .check_queue_declaration("ok", &attrs(&[("VisibilityTimeout", "99999")]), &none)
-        .unwrap_err();
+    Engine::check_queue_declaration("ok", &attrs(&[("VisibilityTimeout", "45")]), &none).unwrap();
+    let err =
+        Engine::check_queue_declaration("ok", &attrs(&[("VisibilityTimeout", "99999")]), &none)
+            .unwrap_err();
     assert!(
         matches!(err, EngineError::InvalidAttributeValue(_)),
         "{err:?}"
     );
-    let err = h
-        .engine
-        .check_queue_declaration("ok", &attrs(&[("Colour", "blue")]), &none)
-        .unwrap_err();
+    let err =
+        Engine::check_queue_declaration("ok", &attrs(&[("Colour", "blue")]), &none).unwrap_err();
     assert!(
         matches!(err, EngineError::InvalidAttributeName(_)),
         "{err:?}"
     );
-    assert!(h
-        .engine
-        .check_queue_declaration("bad name!", &none, &none)
-        .is_err());
+    assert!(Engine::check_queue_declaration("bad name!", &none, &none).is_err());
     // Nothing was created.
     assert!(h.engine.queue_gauges().is_empty());
 }
