@@ -204,6 +204,28 @@ pub async fn apply(
         entry: format!("{}/{}", r.queue.account, r.queue.name),
         message: e.to_string(),
     };
+    // Every dead-letter queue is declared or exists, before anything changes.
+    for (r, decl) in resolved.iter().zip(decls) {
+        let Some(dl) = &decl.dead_letter else {
+            continue;
+        };
+        let declared = resolved
+            .iter()
+            .any(|o| o.queue.account == r.queue.account && o.queue.name == dl.queue);
+        if !declared
+            && engine
+                .get_queue_url(&owner(&r.queue), &dl.queue, Some(&r.queue.account))
+                .is_err()
+        {
+            return Err(DeclarationError {
+                entry: format!("{}/{}", r.queue.account, r.queue.name),
+                message: format!(
+                    "dead-letter queue `{}` does not exist and is not declared",
+                    dl.queue
+                ),
+            });
+        }
+    }
     // Pass 1: every queue exists with its attributes (but its RedrivePolicy).
     for r in &resolved {
         converge(engine, r).await.map_err(|e| failed(r, e))?;
