@@ -16,6 +16,7 @@ mod batches;
 mod common;
 mod dead_letter;
 mod declared;
+mod deploy;
 mod emulator;
 mod fifo;
 mod harness;
