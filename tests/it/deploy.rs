@@ -28,3 +28,24 @@ fn systemd_layout_runs_the_binary_as_an_unprivileged_uid() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn the_binary_reports_the_release_version_and_the_changelog_has_it() {
+    let out = Command::new(stowage_bin())
+        .arg("-V")
+        .output()
+        .expect("run stowage -V");
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("stowage {version}")
+    );
+    assert_ne!(version, "0.0.0");
+    let changelog =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../CHANGELOG.md"))
+            .expect("CHANGELOG.md");
+    assert!(
+        changelog.contains(&format!("## [{version}]")),
+        "CHANGELOG.md has no entry for {version}"
+    );
+}
