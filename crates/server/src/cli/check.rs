@@ -22,7 +22,7 @@ use storage::{Storage, StorageConfig};
 
 /// `stowage check` arguments.
 #[derive(Debug, clap::Args)]
-pub(crate) struct CheckArgs {
+pub struct CheckArgs {
     /// Data directory of a stopped broker.
     #[arg(long, value_name = "DIR")]
     data_dir: PathBuf,
@@ -53,7 +53,7 @@ fn print_report(args: &CheckArgs, report: &CheckReport) {
 }
 
 /// Runs the check; returns the process exit status.
-pub(crate) fn run(args: &CheckArgs) -> ExitCode {
+pub fn run(args: &CheckArgs) -> ExitCode {
     let report = match check(&args.data_dir) {
         Ok(r) => r,
         Err(e) => {
