@@ -171,17 +171,7 @@ impl Index {
     /// Opens (or creates) the index at `path`. Any failure → wipe and recreate,
     /// except sled's own file lock still being held (see [`LOCK_WAIT`]).
     pub(crate) fn open(path: &Path) -> Result<(Index, bool), StorageError> {
-        let deadline = Instant::now() + LOCK_WAIT;
-        let first = loop {
-            match Index::try_open(path) {
-                Err(OpenError::Locked(e)) if Instant::now() < deadline => {
-                    tracing::debug!(path = %path.display(), error = %e, "index still locked by its previous instance; retrying");
-                    std::thread::sleep(LOCK_RETRY);
-                }
-                other => break other,
-            }
-        };
-        match first {
+        match Index::open_waiting(path) {
             Ok(ix) => Ok((ix, false)),
             Err(OpenError::Locked(e)) => Err(StorageError::Index(format!(
                 "{e} (still held after {} s)",
@@ -203,9 +193,23 @@ impl Index {
         }
     }
 
-    /// Opens an existing index as it is: no wait, no wipe (offline checks).
+    /// Opens an existing index as it is, never wiping it (offline checks).
     pub(crate) fn open_existing(path: &Path) -> Result<Index, StorageError> {
-        Index::try_open(path).map_err(OpenError::into_storage)
+        Index::open_waiting(path).map_err(OpenError::into_storage)
+    }
+
+    /// `try_open`, waiting up to [`LOCK_WAIT`] while sled's lock is held.
+    fn open_waiting(path: &Path) -> Result<Index, OpenError> {
+        let deadline = Instant::now() + LOCK_WAIT;
+        loop {
+            match Index::try_open(path) {
+                Err(OpenError::Locked(e)) if Instant::now() < deadline => {
+                    tracing::debug!(path = %path.display(), error = %e, "index still locked by its previous instance; retrying");
+                    std::thread::sleep(LOCK_RETRY);
+                }
+                other => return other,
+            }
+        }
     }
 
     fn try_open(path: &Path) -> Result<Index, OpenError> {
