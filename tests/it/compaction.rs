@@ -23,6 +23,7 @@ async fn receives_under_continuous_compaction_never_fail() {
         ("STOWAGE_STORAGE_SEGMENT_SIZE_BYTES", "4096"),
         ("STOWAGE_STORAGE_COMPACTION_LIVE_RATIO", "0.9"),
         ("STOWAGE_ENGINE_SWEEP_INTERVAL_MS", "1"),
+        ("STOWAGE_METRICS_SERVE_ON_API_PORT", "true"),
     ];
     let server = TestServer::start(ServerOptions {
         env: env
@@ -141,6 +142,18 @@ async fn receives_under_continuous_compaction_never_fail() {
         errors.first()
     );
     assert_eq!(bodies.lock().unwrap().len(), PRODUCERS * PER_PRODUCER);
+    // Compaction and reclamation did run under the load.
+    let metrics = server.http("GET", "/metrics", &[], b"").text();
+    for name in [
+        "stowage_wal_compactions_total",
+        "stowage_wal_reclaimed_bytes_total",
+    ] {
+        let value: f64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("{name} missing from /metrics"));
+        assert!(value > 0.0, "{name} = {value}");
+    }
     assert!(
         !server.stderr().contains("InternalFailure")
             && !server.stderr().contains("internal failure"),
