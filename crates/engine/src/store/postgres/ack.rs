@@ -114,7 +114,9 @@ pub(super) async fn delete(
             if deleted.contains(d) {
                 return DeleteOutcome::Deleted;
             }
+            let newer_deleted = deleted.iter().any(|x| x.message_id == d.message_id);
             match states.get(&d.message_id) {
+                None if newer_deleted => DeleteOutcome::Superseded,
                 None => DeleteOutcome::Gone,
                 Some(&(epoch, _, _)) if epoch != i64::from(d.epoch) => DeleteOutcome::Superseded,
                 Some(_) => DeleteOutcome::Expired,

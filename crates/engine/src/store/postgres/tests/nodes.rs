@@ -215,7 +215,7 @@ async fn move_task_steps_and_sweeps_run_once_across_nodes() {
     assert_eq!((landed.len(), unique.len()), (total, total));
 
     // The sweep lease: only one node does the writes.
-    assert!(a.lease("stowage.sweep", a.node_name(), 60_000, T0).await.unwrap());
+    assert!(a.lease("stowage.sweep", a.node_name(), 600_000, T0).await.unwrap());
     let r = create(&a, "ret", &[("MessageRetentionPeriod", "60")]).await;
     a.send(&r, vec![msg("old")], T0).await.unwrap();
     b.sweep(T0 + 61_000).await.unwrap();
