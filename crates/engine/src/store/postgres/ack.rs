@@ -94,7 +94,13 @@ pub(super) async fn delete(
              WHERE m.queue_id = $1 AND m.message_id = c.id AND m.epoch = c.ep
                AND m.receive_count > 0 AND ($4 OR m.visible_at_ms > $5)
              RETURNING m.message_id, m.epoch",
-            &[&int(queue.queue_id), &ids, &epochs, &allow_expired, &ms(now_ms)],
+            &[
+                &int(queue.queue_id),
+                &ids,
+                &epochs,
+                &allow_expired,
+                &ms(now_ms),
+            ],
         )
         .await?;
     let deleted = taken(&rows)?;
@@ -179,7 +185,9 @@ pub(super) async fn change_visibility(
             }
             match states.get(&d.message_id) {
                 None => VisibilityOutcome::Gone,
-                Some(&(epoch, _, _)) if epoch != i64::from(d.epoch) => VisibilityOutcome::Superseded,
+                Some(&(epoch, _, _)) if epoch != i64::from(d.epoch) => {
+                    VisibilityOutcome::Superseded
+                }
                 Some(&(_, 0, _)) => VisibilityOutcome::NotInFlight,
                 Some(_) => VisibilityOutcome::CapExceeded,
             }

@@ -36,7 +36,8 @@ pub(super) fn int(value: u64) -> i64 {
 
 /// A `bigint` as a `u64` (negative values are corrupt data).
 pub(super) fn uint(value: i64) -> Result<u64, DbError> {
-    u64::try_from(value).map_err(|_| DbError::Internal(format!("negative value {value} in a column")))
+    u64::try_from(value)
+        .map_err(|_| DbError::Internal(format!("negative value {value} in a column")))
 }
 
 /// A stored message id.
@@ -65,7 +66,12 @@ pub(super) fn decode_map(text: &str) -> Result<BTreeMap<String, String>, DbError
 pub(super) fn encode_attributes(attributes: &BTreeMap<String, AttributeValue>) -> String {
     let map: BTreeMap<&str, (&str, String)> = attributes
         .iter()
-        .map(|(name, v)| (name.as_str(), (v.data_type.as_str(), STANDARD.encode(&v.value))))
+        .map(|(name, v)| {
+            (
+                name.as_str(),
+                (v.data_type.as_str(), STANDARD.encode(&v.value)),
+            )
+        })
         .collect();
     serde_json::to_string(&map).unwrap_or_else(|_| "{}".into())
 }
@@ -179,8 +185,10 @@ pub(super) fn encode_deliveries(deliveries: &[(MessageId, u32)]) -> Vec<u8> {
 
 /// Decodes [`encode_deliveries`].
 pub(super) fn decode_deliveries(bytes: &[u8]) -> Result<Vec<(MessageId, u32)>, DbError> {
-    if bytes.len() % 20 != 0 {
-        return Err(DbError::Internal("remembered receive attempt of odd length".into()));
+    if !bytes.len().is_multiple_of(20) {
+        return Err(DbError::Internal(
+            "remembered receive attempt of odd length".into(),
+        ));
     }
     bytes
         .chunks_exact(20)

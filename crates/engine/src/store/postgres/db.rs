@@ -57,9 +57,14 @@ fn kind(error: &tokio_postgres::Error) -> Kind {
         // conversion error, which is a bug.
         let text = error.to_string();
         let lost = error.is_closed()
-            || ["error communicating", "error connecting", "timeout", "connection closed"]
-                .iter()
-                .any(|p| text.starts_with(p));
+            || [
+                "error communicating",
+                "error connecting",
+                "timeout",
+                "connection closed",
+            ]
+            .iter()
+            .any(|p| text.starts_with(p));
         return if lost { Kind::Unknown } else { Kind::Permanent };
     };
     let transient = [
@@ -242,7 +247,11 @@ impl Db {
 
     /// One autocommit statement returning rows, retried while it surely did
     /// not take effect.
-    pub(super) async fn query(&self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, StoreError> {
+    pub(super) async fn query(
+        &self,
+        sql: &str,
+        params: &Params<'_>,
+    ) -> Result<Vec<Row>, StoreError> {
         let mut attempt = 0;
         loop {
             let result = self.query_once(sql, params).await;

@@ -48,11 +48,7 @@ impl Wakeups {
 
     /// Wakes this node's long polls on `queue`.
     pub(super) fn local(&self, queue: QueueId) {
-        let waker = self
-            .waker
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let waker = self.waker.read().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(waker) = waker {
             waker(queue);
         }

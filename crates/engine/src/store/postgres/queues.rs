@@ -22,13 +22,17 @@ pub(super) async fn by_name(
     account: &str,
     name: &str,
 ) -> Result<Option<QueueRecord>, StoreError> {
-    let sql = format!("SELECT {QUEUE_COLUMNS} FROM stowage_queues WHERE account = $1 AND name = $2");
+    let sql =
+        format!("SELECT {QUEUE_COLUMNS} FROM stowage_queues WHERE account = $1 AND name = $2");
     let rows = store.db.query(&sql, &[&account, &name]).await?;
     Ok(rows.first().map(codec::queue).transpose()?)
 }
 
 /// The live queue with this id.
-pub(super) async fn by_id(store: &PgStore, queue_id: QueueId) -> Result<Option<QueueRecord>, StoreError> {
+pub(super) async fn by_id(
+    store: &PgStore,
+    queue_id: QueueId,
+) -> Result<Option<QueueRecord>, StoreError> {
     let sql = format!("SELECT {QUEUE_COLUMNS} FROM stowage_queues WHERE queue_id = $1");
     let rows = store.db.query(&sql, &[&int(queue_id)]).await?;
     Ok(rows.first().map(codec::queue).transpose()?)
@@ -60,7 +64,8 @@ pub(super) async fn list(
 }
 
 async fn existing(tx: &Tx<'_>, account: &str, name: &str) -> Result<Option<QueueRecord>, DbError> {
-    let sql = format!("SELECT {QUEUE_COLUMNS} FROM stowage_queues WHERE account = $1 AND name = $2");
+    let sql =
+        format!("SELECT {QUEUE_COLUMNS} FROM stowage_queues WHERE account = $1 AND name = $2");
     tx.query_opt(&sql, &[&account, &name])
         .await?
         .as_ref()
@@ -88,7 +93,8 @@ pub(super) async fn create(
     let attributes = encode_map(&def.attributes);
     let tags = encode_map(&def.tags);
     let retention = retention_ms(&def);
-    transaction!(&store.db, |tx| async {
+    transaction!(&store.db, |tx| {
+        async {
         if let Some(found) = existing(&tx, &def.account, &def.name).await? {
             return Ok(CreateOutcome::Exists(found));
         }
@@ -153,7 +159,8 @@ pub(super) async fn create(
         }
         Ok(CreateOutcome::Created(record))
     }
-    .await)
+    .await
+    })
 }
 
 /// Replaces the definition if its version is still `expected_version` (one
@@ -195,9 +202,14 @@ pub(super) async fn update(
 /// DeleteQueue: the definition, its messages, deduplication ids and
 /// receive attempts go in one transaction; the name's deletion time is
 /// remembered.
-pub(super) async fn delete(store: &PgStore, queue_id: QueueId, now_ms: u64) -> Result<bool, StoreError> {
+pub(super) async fn delete(
+    store: &PgStore,
+    queue_id: QueueId,
+    now_ms: u64,
+) -> Result<bool, StoreError> {
     let id = int(queue_id);
-    let deleted = transaction!(&store.db, |tx| async {
+    let deleted = transaction!(&store.db, |tx| {
+        async {
         let Some(row) = tx
             .query_opt(
                 "DELETE FROM stowage_queues WHERE queue_id = $1 RETURNING account, name",
@@ -231,7 +243,8 @@ pub(super) async fn delete(store: &PgStore, queue_id: QueueId, now_ms: u64) -> R
         .await?;
         Ok(true)
     }
-    .await)?;
+    .await
+    })?;
     if deleted {
         // Long polls on the queue notice that it is gone.
         store.wakeups.committed(queue_id);

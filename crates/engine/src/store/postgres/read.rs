@@ -12,7 +12,11 @@ fn cutoff(queue: &QueueCtx, now_ms: u64) -> i64 {
 }
 
 /// Message counts at `now_ms` (one scan of the queue's messages).
-pub(super) async fn counts(store: &PgStore, queue: &QueueCtx, now_ms: u64) -> Result<QueueCounts, StoreError> {
+pub(super) async fn counts(
+    store: &PgStore,
+    queue: &QueueCtx,
+    now_ms: u64,
+) -> Result<QueueCounts, StoreError> {
     let rows = store
         .db
         .query(
@@ -77,7 +81,12 @@ pub(super) async fn peek(
                  WHERE m.queue_id = $1 AND m.seq > $2 AND m.sent_ms > $3
                  ORDER BY m.seq LIMIT $4"
             ),
-            &[&int(queue.queue_id), &after, &cutoff(queue, now_ms), &int(max as u64)],
+            &[
+                &int(queue.queue_id),
+                &after,
+                &cutoff(queue, now_ms),
+                &int(max as u64),
+            ],
         )
         .await?;
     rows.iter()

@@ -87,10 +87,18 @@ fn walk_sql(fifo: bool, skip_locked: bool) -> String {
              WHERE m.queue_id = $1 AND m.tenant = w.tenant AND m.visible_at_ms <= $2
                AND m.sent_ms > $5
              ORDER BY m.visible_at_ms, m.seq LIMIT $7 {}",
-            if skip_locked { "FOR UPDATE SKIP LOCKED" } else { "" }
+            if skip_locked {
+                "FOR UPDATE SKIP LOCKED"
+            } else {
+                ""
+            }
         )
     };
-    let order = if fifo { "c.seq" } else { "c.visible_at_ms, c.seq" };
+    let order = if fifo {
+        "c.seq"
+    } else {
+        "c.visible_at_ms, c.seq"
+    };
     format!(
         "WITH RECURSIVE walk(tenant, n) AS (
              SELECT ({first}), 1::bigint
@@ -240,8 +248,10 @@ pub(super) async fn pick(
         }
     } else {
         // One per tenant per turn.
-        let mut lists: Vec<std::vec::IntoIter<Candidate>> =
-            walked.into_iter().map(|w| w.candidates.into_iter()).collect();
+        let mut lists: Vec<std::vec::IntoIter<Candidate>> = walked
+            .into_iter()
+            .map(|w| w.candidates.into_iter())
+            .collect();
         let mut progress = true;
         while candidates.len() < want && progress {
             progress = false;
@@ -467,7 +477,9 @@ async fn attempt(
             .await?;
         if saved == 0 {
             // The same attempt id won on another connection: answer its result.
-            return Err(DbError::Retry("a concurrent receive with the same attempt id".into()));
+            return Err(DbError::Retry(
+                "a concurrent receive with the same attempt id".into(),
+            ));
         }
     }
     Ok(Received {
@@ -653,7 +665,12 @@ async fn claim_fifo(
 
 /// Messages in flight in `queue` (bounded by `limit`), from a per-node
 /// cache while it is fresh and far below the limit.
-async fn in_flight(store: &PgStore, queue: &QueueCtx, limit: usize, now_ms: u64) -> Result<u64, StoreError> {
+async fn in_flight(
+    store: &PgStore,
+    queue: &QueueCtx,
+    limit: usize,
+    now_ms: u64,
+) -> Result<u64, StoreError> {
     let limit = limit as u64;
     let cached = store
         .in_flight

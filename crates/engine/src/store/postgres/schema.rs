@@ -216,7 +216,12 @@ async fn current_version(db: &Db) -> Result<i32, MigrateError> {
     }
 }
 
-async fn apply(db: &Db, version: i32, statements: &[&str], now_ms: u64) -> Result<(), MigrateError> {
+async fn apply(
+    db: &Db,
+    version: i32,
+    statements: &[&str],
+    now_ms: u64,
+) -> Result<(), MigrateError> {
     let mut conn = db.connection().await.map_err(|e| Fail(e.into()))?;
     let tx = conn.transaction().await.map_err(race)?;
     let done = tx
@@ -255,6 +260,8 @@ fn race(error: tokio_postgres::Error) -> MigrateError {
     ];
     match error.code() {
         Some(code) if racy.contains(code) => Race(error.to_string()),
-        _ => Fail(StoreError::Unavailable(format!("schema migration: {error}"))),
+        _ => Fail(StoreError::Unavailable(format!(
+            "schema migration: {error}"
+        ))),
     }
 }

@@ -43,7 +43,8 @@ pub(super) async fn send(
         return Ok(Vec::new());
     }
     let outcomes = if queue.fifo {
-        transaction!(&store.db, |tx| send_fifo(&tx, queue, &messages, now_ms).await)?
+        transaction!(&store.db, |tx| send_fifo(&tx, queue, &messages, now_ms)
+            .await)?
     } else {
         send_standard(store, queue, &messages, now_ms).await?
     };
@@ -91,7 +92,11 @@ impl<'a> Columns<'a> {
         c
     }
 
-    fn params<'s>(&'s self, queue_id: &'s i64, sent: &'s i64) -> [&'s (dyn tokio_postgres::types::ToSql + Sync); 11] {
+    fn params<'s>(
+        &'s self,
+        queue_id: &'s i64,
+        sent: &'s i64,
+    ) -> [&'s (dyn tokio_postgres::types::ToSql + Sync); 11] {
         [
             queue_id,
             sent,
@@ -187,12 +192,18 @@ async fn send_fifo(
     let candidates: Vec<usize> = (0..messages.len())
         .filter(|&i| repeats[i].is_none() && messages[i].dedup_id.is_some())
         .collect();
-    let scopes: Vec<String> = candidates.iter().map(|&i| scope(queue, &messages[i])).collect();
+    let scopes: Vec<String> = candidates
+        .iter()
+        .map(|&i| scope(queue, &messages[i]))
+        .collect();
     let dedups: Vec<&str> = candidates
         .iter()
         .map(|&i| messages[i].dedup_id.as_deref().unwrap_or(""))
         .collect();
-    let ids: Vec<&[u8]> = candidates.iter().map(|&i| &messages[i].message_id[..]).collect();
+    let ids: Vec<&[u8]> = candidates
+        .iter()
+        .map(|&i| &messages[i].message_id[..])
+        .collect();
     let seqs: Vec<i64> = candidates.iter().map(|&i| first + i as i64).collect();
     let expires = ms(now_ms.saturating_add(DEDUP_WINDOW_MS));
     let fresh_rows = tx
@@ -219,7 +230,10 @@ async fn send_fifo(
         .filter(|&i| !fresh.contains(&messages[i].message_id))
         .collect();
     if !dup_positions.is_empty() {
-        let dup_scopes: Vec<String> = dup_positions.iter().map(|&i| scope(queue, &messages[i])).collect();
+        let dup_scopes: Vec<String> = dup_positions
+            .iter()
+            .map(|&i| scope(queue, &messages[i]))
+            .collect();
         let dup_ids: Vec<&str> = dup_positions
             .iter()
             .map(|&i| messages[i].dedup_id.as_deref().unwrap_or(""))
@@ -234,7 +248,10 @@ async fn send_fifo(
             .await?;
         for row in &rows {
             let ord: i64 = get(row, "ord")?;
-            let Some(&position) = usize::try_from(ord - 1).ok().and_then(|o| dup_positions.get(o)) else {
+            let Some(&position) = usize::try_from(ord - 1)
+                .ok()
+                .and_then(|o| dup_positions.get(o))
+            else {
                 continue;
             };
             let id = super::codec::message_id(get(row, "message_id")?)?;
@@ -242,28 +259,35 @@ async fn send_fifo(
         }
         if originals.len() != dup_positions.len() {
             // A window ended between the two statements: try again.
-            return Err(DbError::Retry("a deduplication window ended during a send".into()));
+            return Err(DbError::Retry(
+                "a deduplication window ended during a send".into(),
+            ));
         }
     }
     let new: Vec<usize> = (0..messages.len())
         .filter(|&i| repeats[i].is_none() && !originals.contains_key(&i))
         .collect();
-    let columns = Columns::new(new.iter().map(|&i| (&messages[i], Some(first + i as i64))), now_ms);
+    let columns = Columns::new(
+        new.iter().map(|&i| (&messages[i], Some(first + i as i64))),
+        now_ms,
+    );
     let sent = ms(now_ms);
     if !new.is_empty() {
-        let rows = tx.query(INSERT_MESSAGES, &columns.params(&queue_id, &sent)).await?;
+        let rows = tx
+            .query(INSERT_MESSAGES, &columns.params(&queue_id, &sent))
+            .await?;
         if rows.len() != new.len() {
             return Err(DbError::Gone);
         }
     }
     let mut outcomes: Vec<SendOutcome> = Vec::with_capacity(messages.len());
-    for i in 0..messages.len() {
+    for (i, repeat) in repeats.iter().enumerate() {
         let outcome = if let Some(&(message_id, sequence)) = originals.get(&i) {
             SendOutcome::Duplicate {
                 message_id,
                 sequence,
             }
-        } else if let Some(earlier) = repeats[i] {
+        } else if let Some(earlier) = *repeat {
             match outcomes.get(earlier).copied() {
                 Some(SendOutcome::Stored { sequence }) => SendOutcome::Duplicate {
                     message_id: messages[earlier].message_id,

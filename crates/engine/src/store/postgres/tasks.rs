@@ -36,7 +36,9 @@ pub(super) async fn start(store: &PgStore, task: MoveTask) -> Result<bool, Store
                     &task.task_id,
                     &task.source_arn,
                     &task.destination_arn,
-                    &task.max_messages_per_second.map(|r| i32::try_from(r).unwrap_or(i32::MAX)),
+                    &task
+                        .max_messages_per_second
+                        .map(|r| i32::try_from(r).unwrap_or(i32::MAX)),
                     &int(task.moved),
                     &int(task.to_move),
                     &task.failure_reason,
@@ -78,7 +80,9 @@ pub(super) async fn update(
                 &task.task_id,
                 &status_text(expected),
                 &task.destination_arn,
-                &task.max_messages_per_second.map(|r| i32::try_from(r).unwrap_or(i32::MAX)),
+                &task
+                    .max_messages_per_second
+                    .map(|r| i32::try_from(r).unwrap_or(i32::MAX)),
                 &status_text(task.status),
                 &int(task.moved),
                 &int(task.to_move),
@@ -91,7 +95,10 @@ pub(super) async fn update(
 }
 
 /// Tasks of a source (or all), most recent first.
-pub(super) async fn list(store: &PgStore, source_arn: Option<&str>) -> Result<Vec<MoveTask>, StoreError> {
+pub(super) async fn list(
+    store: &PgStore,
+    source_arn: Option<&str>,
+) -> Result<Vec<MoveTask>, StoreError> {
     let rows = store
         .db
         .query(
@@ -136,7 +143,15 @@ pub(super) async fn move_messages(
     max: usize,
     now_ms: u64,
 ) -> Result<MoveStep, StoreError> {
-    let step = transaction!(&store.db, |tx| step(&tx, task_id, source, destination, max, now_ms).await)?;
+    let step = transaction!(&store.db, |tx| step(
+        &tx,
+        task_id,
+        source,
+        destination,
+        max,
+        now_ms
+    )
+    .await)?;
     for queue in &step.1 {
         store.wakeups.committed(*queue);
     }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 
+mod failover;
 mod faults;
 mod methods;
 mod nodes;
@@ -65,7 +66,10 @@ pub(crate) fn ctx(record: &QueueRecord) -> QueueCtx {
     let settings = crate::attributes::Settings::from_attributes(&record.def.attributes);
     QueueCtx {
         queue_id: record.def.queue_id,
-        arn: format!("arn:aws:sqs:us-east-1:{}:{}", record.def.account, record.def.name),
+        arn: format!(
+            "arn:aws:sqs:us-east-1:{}:{}",
+            record.def.account, record.def.name
+        ),
         fifo: record.def.name.ends_with(".fifo"),
         retention_ms: settings.retention_ms,
         dedup_per_group: settings.dedup_per_group,
@@ -74,7 +78,11 @@ pub(crate) fn ctx(record: &QueueRecord) -> QueueCtx {
 
 /// Creates a queue and returns its context.
 pub(crate) async fn create(store: &PgStore, name: &str, attributes: &[(&str, &str)]) -> QueueCtx {
-    match store.create_queue(def(name, attributes), 60_000, 1000).await.unwrap() {
+    match store
+        .create_queue(def(name, attributes), 60_000, 1000)
+        .await
+        .unwrap()
+    {
         CreateOutcome::Created(record) => ctx(&record),
         other => panic!("create {name}: {other:?}"),
     }
@@ -115,7 +123,12 @@ pub(crate) fn spec(max: usize, visibility_ms: u64) -> ReceiveSpec {
 }
 
 /// The deliveries of a receive (panics on OverLimit).
-pub(crate) async fn receive(store: &PgStore, queue: &QueueCtx, spec: &ReceiveSpec, now: u64) -> Vec<StoredMessage> {
+pub(crate) async fn receive(
+    store: &PgStore,
+    queue: &QueueCtx,
+    spec: &ReceiveSpec,
+    now: u64,
+) -> Vec<StoredMessage> {
     match store.receive(queue, spec, now).await.unwrap() {
         ReceiveOutcome::Delivered { delivered, .. } => delivered,
         ReceiveOutcome::OverLimit => panic!("unexpected OverLimit"),

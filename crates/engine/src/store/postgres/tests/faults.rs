@@ -75,7 +75,10 @@ async fn injected_conflicts_and_disconnects_lose_and_duplicate_nothing() {
     let stored = clean.peek(&q, None, 10_000, T0).await.unwrap();
     let stored_ids: HashSet<MessageId> = stored.iter().map(|e| e.message.message_id).collect();
     assert_eq!(stored.len(), total, "no duplicate from a retried send");
-    assert!(acknowledged.values().all(|id| stored_ids.contains(id)), "no acknowledged send lost");
+    assert!(
+        acknowledged.values().all(|id| stored_ids.contains(id)),
+        "no acknowledged send lost"
+    );
 
     // Consumers on both nodes: receive and delete, retrying deletes. A
     // message whose delete was acknowledged never comes back.
@@ -110,10 +113,14 @@ async fn injected_conflicts_and_disconnects_lose_and_duplicate_nothing() {
                     );
                 }
                 let deliveries: Vec<Delivery> = batch.iter().map(delivery).collect();
-                let outcomes = retried!(unavailable, store.delete(&q, &deliveries, false, now).await);
+                let outcomes =
+                    retried!(unavailable, store.delete(&q, &deliveries, false, now).await);
                 for (m, o) in batch.iter().zip(outcomes) {
                     // Deleted, or Gone when an earlier attempt's commit went through.
-                    assert!(matches!(o, DeleteOutcome::Deleted | DeleteOutcome::Gone), "{o:?}");
+                    assert!(
+                        matches!(o, DeleteOutcome::Deleted | DeleteOutcome::Gone),
+                        "{o:?}"
+                    );
                     deleted.lock().unwrap().insert(m.message_id);
                 }
             }
@@ -124,6 +131,10 @@ async fn injected_conflicts_and_disconnects_lose_and_duplicate_nothing() {
         unavailable += c.await.unwrap();
     }
     assert_eq!(deleted.lock().unwrap().len(), total);
-    assert!(clean.peek(&q, None, 10, T0 + 10_000).await.unwrap().is_empty());
+    assert!(clean
+        .peek(&q, None, 10, T0 + 10_000)
+        .await
+        .unwrap()
+        .is_empty());
     eprintln!("{unavailable} Unavailable answers were retried by the callers");
 }

@@ -14,7 +14,9 @@ async fn concurrent_receivers_on_two_nodes_never_share_a_delivery() {
     let q = create(&a, "shared", &[]).await;
     let total = 300;
     for chunk in 0..total / 10 {
-        let batch = (0..10).map(|i| msg(&format!("m{}", chunk * 10 + i))).collect();
+        let batch = (0..10)
+            .map(|i| msg(&format!("m{}", chunk * 10 + i)))
+            .collect();
         a.send(&q, batch, T0).await.unwrap();
     }
     let mut workers = Vec::new();
@@ -56,7 +58,11 @@ async fn fifo_groups_are_locked_across_nodes_and_handles_work_anywhere() {
     let q = create(&a, "lock.fifo", &[("FifoQueue", "true")]).await;
     a.send(
         &q,
-        vec![fifo_msg("g-1", "g", "1"), fifo_msg("g-2", "g", "2"), fifo_msg("h-1", "h", "3")],
+        vec![
+            fifo_msg("g-1", "g", "1"),
+            fifo_msg("g-2", "g", "2"),
+            fifo_msg("h-1", "h", "3"),
+        ],
         T0,
     )
     .await
@@ -67,7 +73,9 @@ async fn fifo_groups_are_locked_across_nodes_and_handles_work_anywhere() {
     assert_eq!(bodies(&on_b), ["h-1"], "g is locked by node A's delivery");
     // Node A's handle deletes on node B; g unlocks for node B.
     assert_eq!(
-        b.delete(&q, &[delivery(&on_a[0])], false, T0 + 2).await.unwrap(),
+        b.delete(&q, &[delivery(&on_a[0])], false, T0 + 2)
+            .await
+            .unwrap(),
         [DeleteOutcome::Deleted]
     );
     let next = receive(&b, &q, &spec(10, 30_000), T0 + 3).await;
@@ -78,10 +86,15 @@ async fn fifo_groups_are_locked_across_nodes_and_handles_work_anywhere() {
         visible_at_ms: T0 + 4,
     };
     assert_eq!(
-        a.change_visibility(&q, &[change], 43_200_000, T0 + 4).await.unwrap(),
+        a.change_visibility(&q, &[change], 43_200_000, T0 + 4)
+            .await
+            .unwrap(),
         [VisibilityOutcome::Changed]
     );
-    assert_eq!(bodies(&receive(&a, &q, &spec(10, 30_000), T0 + 5).await), ["g-2"]);
+    assert_eq!(
+        bodies(&receive(&a, &q, &spec(10, 30_000), T0 + 5).await),
+        ["g-2"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,7 +127,9 @@ async fn concurrent_fifo_receivers_keep_group_order() {
                 }
                 empty = 0;
                 // Record before deleting: the group is locked until the delete.
-                seen.lock().unwrap().extend(batch.iter().map(|m| m.body.clone()));
+                seen.lock()
+                    .unwrap()
+                    .extend(batch.iter().map(|m| m.body.clone()));
                 let deliveries: Vec<Delivery> = batch.iter().map(delivery).collect();
                 let outcomes = store.delete(&q, &deliveries, false, T0 + 2).await.unwrap();
                 assert!(outcomes.iter().all(|o| *o == DeleteOutcome::Deleted));
@@ -132,7 +147,11 @@ async fn concurrent_fifo_receivers_keep_group_order() {
             .filter_map(|b| b.strip_prefix(&format!("{g}:")))
             .map(|i| i.parse().unwrap())
             .collect();
-        assert_eq!(order, (0..per_group).collect::<Vec<_>>(), "group {g} in order");
+        assert_eq!(
+            order,
+            (0..per_group).collect::<Vec<_>>(),
+            "group {g} in order"
+        );
     }
 }
 
@@ -150,7 +169,9 @@ async fn a_send_on_one_node_wakes_long_polls_on_the_other() {
     let heard = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
             a.send(&q, vec![msg("ping")], T0).await.unwrap();
-            if let Ok(Some(queue)) = tokio::time::timeout(Duration::from_millis(500), rx.recv()).await {
+            if let Ok(Some(queue)) =
+                tokio::time::timeout(Duration::from_millis(500), rx.recv()).await
+            {
                 return queue;
             }
         }
@@ -169,7 +190,9 @@ async fn move_task_steps_and_sweeps_run_once_across_nodes() {
     let dst = create(&a, "dst", &[]).await;
     let total = 120;
     for chunk in 0..total / 10 {
-        let batch = (0..10).map(|i| msg(&format!("m{}", chunk * 10 + i))).collect();
+        let batch = (0..10)
+            .map(|i| msg(&format!("m{}", chunk * 10 + i)))
+            .collect();
         a.send(&dlq, batch, T0).await.unwrap();
     }
     let task = MoveTask {
@@ -184,7 +207,13 @@ async fn move_task_steps_and_sweeps_run_once_across_nodes() {
         started_ms: T0,
     };
     assert!(a.start_move_task(task.clone()).await.unwrap());
-    assert!(!b.start_move_task(MoveTask { task_id: "other".into(), ..task }).await.unwrap());
+    assert!(!b
+        .start_move_task(MoveTask {
+            task_id: "other".into(),
+            ..task
+        })
+        .await
+        .unwrap());
     // Both nodes step the same task at once, as a lost lease would let them.
     let mut steppers = Vec::new();
     for store in [a.clone(), b.clone(), a.clone(), b.clone()] {
@@ -193,7 +222,13 @@ async fn move_task_steps_and_sweeps_run_once_across_nodes() {
             let mut moved = 0;
             loop {
                 let step = store
-                    .move_messages("task", &dlq, &MoveDestination::Queue(dst.clone()), 7, T0 + 1)
+                    .move_messages(
+                        "task",
+                        &dlq,
+                        &MoveDestination::Queue(dst.clone()),
+                        7,
+                        T0 + 1,
+                    )
                     .await
                     .unwrap();
                 moved += step.moved;
@@ -209,17 +244,30 @@ async fn move_task_steps_and_sweeps_run_once_across_nodes() {
     }
     assert_eq!(moved, total as u64);
     let tasks = a.move_tasks(Some(&dlq.arn)).await.unwrap();
-    assert_eq!(tasks[0].moved, total as u64, "progress counted once per message");
+    assert_eq!(
+        tasks[0].moved, total as u64,
+        "progress counted once per message"
+    );
     let landed = a.peek(&dst, None, 1000, T0 + 2).await.unwrap();
     let unique: HashSet<MessageId> = landed.iter().map(|e| e.message.message_id).collect();
     assert_eq!((landed.len(), unique.len()), (total, total));
 
     // The sweep lease: only one node does the writes.
-    assert!(a.lease("stowage.sweep", a.node_name(), 600_000, T0).await.unwrap());
+    assert!(a
+        .lease("stowage.sweep", a.node_name(), 600_000, T0)
+        .await
+        .unwrap());
     let r = create(&a, "ret", &[("MessageRetentionPeriod", "60")]).await;
     a.send(&r, vec![msg("old")], T0).await.unwrap();
     b.sweep(T0 + 61_000).await.unwrap();
-    assert_eq!(a.peek(&r, None, 10, T0).await.unwrap().len(), 1, "B does not hold the lease");
+    assert_eq!(
+        a.peek(&r, None, 10, T0).await.unwrap().len(),
+        1,
+        "B does not hold the lease"
+    );
     a.sweep(T0 + 61_000).await.unwrap();
-    assert!(a.peek(&r, None, 10, T0).await.unwrap().is_empty(), "A swept");
+    assert!(
+        a.peek(&r, None, 10, T0).await.unwrap().is_empty(),
+        "A swept"
+    );
 }

@@ -59,11 +59,21 @@ fn run_as() -> Option<(String, u32, u32)> {
         .is_ok_and(|s| s.success());
     if !exists {
         let _ = Command::new("useradd")
-            .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER])
+            .args([
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                USER,
+            ])
             .status();
     }
-    let uid = output(Command::new("id").arg("-u").arg(USER)).parse().expect("uid");
-    let gid = output(Command::new("id").arg("-g").arg(USER)).parse().expect("gid");
+    let uid = output(Command::new("id").arg("-u").arg(USER))
+        .parse()
+        .expect("uid");
+    let gid = output(Command::new("id").arg("-g").arg(USER))
+        .parse()
+        .expect("gid");
     Some((USER.to_string(), uid, gid))
 }
 
@@ -127,7 +137,16 @@ impl PgServer {
             .tool("initdb")
             .arg("-D")
             .arg(self.data())
-            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"])
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ])
             .stdout(Stdio::null())
             .status()
             .expect("initdb");
@@ -157,7 +176,11 @@ impl PgServer {
             .stdout(Stdio::null())
             .status()
             .expect("pg_ctl start");
-        assert!(status.success(), "pg_ctl start failed: see {}/log", self.dir.display());
+        assert!(
+            status.success(),
+            "pg_ctl start failed: see {}/log",
+            self.dir.display()
+        );
         self.watch();
     }
 
@@ -192,24 +215,49 @@ impl PgServer {
             .spawn();
     }
 
-    /// Stops the server by PID: SIGQUIT (immediate), then SIGKILL, waiting
-    /// until it is gone.
-    pub(crate) fn kill(&self, signal: &str) {
+    /// Kills the server with SIGKILL: the postmaster and each of its
+    /// children by PID (a crash of the machine, as the clients see it).
+    pub(crate) fn kill_9(&self) {
         let Some(pid) = self.pid() else { return };
-        let _ = Command::new("kill").arg(signal).arg(pid.to_string()).status();
-        for _ in 0..100 {
-            if !Path::new(&format!("/proc/{pid}")).exists() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let children = output(Command::new("ps").args(["-o", "pid=", "--ppid", &pid.to_string()]));
         let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+        for child in children.split_whitespace() {
+            let _ = Command::new("kill")
+                .arg("-9")
+                .arg(child)
+                .stderr(Stdio::null())
+                .status();
+        }
+        wait_gone(pid);
+    }
+
+    /// Stops the server by PID (immediate shutdown) and removes its directory.
+    pub(crate) fn stop(&self) {
+        if let Some(pid) = self.pid() {
+            let _ = Command::new("kill")
+                .arg("-QUIT")
+                .arg(pid.to_string())
+                .status();
+            wait_gone(pid);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 
     /// `postgres://postgres@127.0.0.1:<port>/<db>`.
     pub(crate) fn url(&self, db: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
     }
+}
+
+/// Waits until a process is gone (SIGKILL after 10 s).
+fn wait_gone(pid: u32) {
+    for _ in 0..100 {
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
 }
 
 static SHARED: OnceLock<PgServer> = OnceLock::new();
@@ -230,15 +278,18 @@ pub(crate) async fn database() -> Option<String> {
     if !available() {
         return None;
     }
-    let server = tokio::task::spawn_blocking(shared).await.expect("start PostgreSQL");
+    let server = tokio::task::spawn_blocking(shared)
+        .await
+        .expect("start PostgreSQL");
     let name = format!(
         "t{}_{}",
         std::process::id(),
         DATABASES.fetch_add(1, Ordering::Relaxed)
     );
-    let (client, connection) = tokio_postgres::connect(&server.url("postgres"), tokio_postgres::NoTls)
-        .await
-        .expect("connect to the test server");
+    let (client, connection) =
+        tokio_postgres::connect(&server.url("postgres"), tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test server");
     tokio::spawn(connection);
     client
         .batch_execute(&format!("CREATE DATABASE {name}"))
