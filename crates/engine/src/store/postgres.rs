@@ -7,7 +7,7 @@
 //! an operation changes several things at once (a receive and its
 //! dead-letter moves, a move-task step and its progress, a FIFO batch and
 //! its deduplication ids). Locks and `SKIP LOCKED` only reduce contention;
-//! serialization failures are retried ([`db`]). Time is always the
+//! serialization failures are retried (module `db`). Time is always the
 //! `now_ms` the caller passes in: no statement reads the database clock.
 //!
 //! Modules: [`config`] the settings · `db` pool, transactions, retries,

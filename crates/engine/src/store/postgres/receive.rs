@@ -195,6 +195,9 @@ pub(super) async fn pick(
     let mut from = cursor.clone();
     let mut upper: Option<String> = None;
     let mut wrapped = cursor.is_none();
+    // Did the last walk reach the end of the tenants, and where did it stop?
+    let mut reached_end = false;
+    let mut last_walked: Option<String> = None;
     for _ in 0..WALKS_MAX {
         let round = walk(
             tx,
@@ -209,6 +212,10 @@ pub(super) async fn pick(
         .await?;
         let full = round.len() as i64 == per_walk;
         let last = round.last().map(|w| w.tenant.clone());
+        reached_end = !full && upper.is_none();
+        if last.is_some() {
+            last_walked.clone_from(&last);
+        }
         for w in round {
             taken += w.candidates.len();
             walked.push(w);
@@ -266,6 +273,11 @@ pub(super) async fn pick(
                 }
             }
         }
+    }
+    if reached_end && cursor == last_walked {
+        // Served up to the last tenant: the next pick starts from the first
+        // (one walk instead of an empty one and a wrapped one).
+        cursor = None;
     }
     Ok(Picked { candidates, cursor })
 }
