@@ -15,18 +15,28 @@ use super::db::{get, transaction, DbError};
 use super::{ms, PgStore};
 use crate::store::*;
 
-/// Current `(epoch, receive_count, visible_at_ms)` of messages, by id.
-async fn states(
+/// Current `(epoch, receive_count, visible_at_ms)`, by id, of the messages
+/// of `unique` deliveries a statement did not act on (for classification).
+async fn missed_states(
     store: &PgStore,
     queue: &QueueCtx,
-    ids: &[&[u8]],
+    unique: &[Delivery],
+    acted: &HashSet<Delivery>,
 ) -> Result<HashMap<MessageId, (i64, i32, i64)>, StoreError> {
+    let missed: Vec<&[u8]> = unique
+        .iter()
+        .filter(|d| !acted.contains(d))
+        .map(|d| &d.message_id[..])
+        .collect();
+    if missed.is_empty() {
+        return Ok(HashMap::new());
+    }
     let rows = store
         .db
         .query(
             "SELECT message_id, epoch, receive_count, visible_at_ms FROM stowage_messages
              WHERE queue_id = $1 AND message_id = ANY($2)",
-            &[&int(queue.queue_id), &ids],
+            &[&int(queue.queue_id), &missed],
         )
         .await?;
     let mut states = HashMap::with_capacity(rows.len());
@@ -104,16 +114,7 @@ pub(super) async fn delete(
         )
         .await?;
     let deleted = taken(&rows)?;
-    let missed: Vec<&[u8]> = unique
-        .iter()
-        .filter(|d| !deleted.contains(d))
-        .map(|d| &d.message_id[..])
-        .collect();
-    let states = if missed.is_empty() {
-        HashMap::new()
-    } else {
-        states(store, queue, &missed).await?
-    };
+    let states = missed_states(store, queue, &unique, &deleted).await?;
     let outcomes: Vec<DeleteOutcome> = unique
         .iter()
         .map(|d| {
@@ -167,16 +168,7 @@ pub(super) async fn change_visibility(
         )
         .await?;
     let changed = taken(&rows)?;
-    let missed: Vec<&[u8]> = unique
-        .iter()
-        .filter(|d| !changed.contains(d))
-        .map(|d| &d.message_id[..])
-        .collect();
-    let states = if missed.is_empty() {
-        HashMap::new()
-    } else {
-        states(store, queue, &missed).await?
-    };
+    let states = missed_states(store, queue, &unique, &changed).await?;
     let outcomes: Vec<VisibilityOutcome> = unique
         .iter()
         .map(|d| {

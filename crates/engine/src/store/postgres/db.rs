@@ -261,29 +261,9 @@ impl Db {
         }
     }
 
-    /// One autocommit statement; the number of rows it changed.
-    pub(super) async fn execute(&self, sql: &str, params: &Params<'_>) -> Result<u64, StoreError> {
-        let mut attempt = 0;
-        loop {
-            let result = self.execute_once(sql, params).await;
-            if let Some(count) = self.settle(result, &mut attempt).await? {
-                return Ok(count);
-            }
-        }
-    }
-
-    async fn execute_once(&self, sql: &str, params: &Params<'_>) -> Result<u64, DbError> {
-        let conn = self.connection().await?;
-        if roll(self.faults.serialization_permille) {
-            return Err(DbError::Retry("injected serialization failure".into()));
-        }
-        let statement = conn.prepare_cached(sql).await?;
-        let count = conn
-            .execute(&statement, params)
-            .await
-            .map_err(|e| at_commit(&e))?;
-        self.after_commit(&conn).await?;
-        Ok(count)
+    /// One autocommit statement whose rows are not needed.
+    pub(super) async fn execute(&self, sql: &str, params: &Params<'_>) -> Result<(), StoreError> {
+        self.query(sql, params).await.map(drop)
     }
 
     async fn query_once(&self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, DbError> {
