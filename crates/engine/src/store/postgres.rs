@@ -80,6 +80,9 @@ impl PgStore {
         }
         let db = db::Db::new(&config)?;
         schema::migrate(&db, now_ms).await?;
+        if config.dialect == Dialect::Postgres {
+            schema::tune_for_postgres(&db).await;
+        }
         let (wakeups, tasks) = notify::start(db::pg_config(&config)?, config.notify);
         Ok(PgStore {
             db,

@@ -101,8 +101,8 @@ pub(super) async fn delete(
         .query(
             "DELETE FROM stowage_messages AS m
              USING unnest($2::bytea[], $3::bigint[]) AS c(id, ep)
-             WHERE m.queue_id = $1 AND m.message_id = c.id AND m.epoch = c.ep
-               AND m.receive_count > 0 AND ($4 OR m.visible_at_ms > $5)
+             WHERE m.queue_id = $1 AND m.message_id = ANY($2) AND m.message_id = c.id
+               AND m.epoch = c.ep AND m.receive_count > 0 AND ($4 OR m.visible_at_ms > $5)
              RETURNING m.message_id, m.epoch",
             &[
                 &int(queue.queue_id),
@@ -161,8 +161,8 @@ pub(super) async fn change_visibility(
         .query(
             "UPDATE stowage_messages AS m SET visible_at_ms = c.v
              FROM unnest($2::bytea[], $3::bigint[], $4::bigint[]) AS c(id, ep, v)
-             WHERE m.queue_id = $1 AND m.message_id = c.id AND m.epoch = c.ep
-               AND m.receive_count > 0 AND c.v <= m.received_at_ms + $5
+             WHERE m.queue_id = $1 AND m.message_id = ANY($2) AND m.message_id = c.id
+               AND m.epoch = c.ep AND m.receive_count > 0 AND c.v <= m.received_at_ms + $5
              RETURNING m.message_id, m.epoch",
             &[&int(queue.queue_id), &ids, &epochs, &deadline, &ms(cap_ms)],
         )

@@ -345,8 +345,8 @@ pub(super) async fn move_messages(
                  receive_count = CASE WHEN $8 THEN 0 ELSE m.receive_count END,
                  first_receive_ms = CASE WHEN $8 THEN 0 ELSE m.first_receive_ms END
              FROM unnest($5::bytea[], $6::bigint[], $7::bigint[]) AS c(id, ep, seq)
-             WHERE m.queue_id = $1 AND m.message_id = c.id AND m.epoch = c.ep
-               AND m.visible_at_ms <= $4
+             WHERE m.queue_id = $1 AND m.message_id = ANY($5) AND m.message_id = c.id
+               AND m.epoch = c.ep AND m.visible_at_ms <= $4
              RETURNING m.message_id",
             &[
                 &int(source),
@@ -527,7 +527,8 @@ async fn remembered(
         .query(
             &format!(
                 "SELECT {MESSAGE_COLUMNS} FROM unnest($2::bytea[], $3::bigint[]) WITH ORDINALITY AS c(id, ep, ord)
-                 JOIN stowage_messages m ON m.queue_id = $1 AND m.message_id = c.id AND m.epoch = c.ep
+                 JOIN stowage_messages m ON m.queue_id = $1 AND m.message_id = ANY($2)
+                     AND m.message_id = c.id AND m.epoch = c.ep
                  ORDER BY c.ord"
             ),
             &[&int(queue.queue_id), &ids, &epochs],
@@ -593,8 +594,8 @@ async fn claim(
                                                  ELSE m.first_receive_ms END,
                          visible_at_ms = $3, received_at_ms = $2
                      FROM unnest($4::bytea[], $5::bigint[]) AS c(id, ep)
-                     WHERE m.queue_id = $1 AND m.message_id = c.id AND m.epoch = c.ep
-                       AND m.visible_at_ms <= $2 AND m.sent_ms > $6
+                     WHERE m.queue_id = $1 AND m.message_id = ANY($4) AND m.message_id = c.id
+                       AND m.epoch = c.ep AND m.visible_at_ms <= $2 AND m.sent_ms > $6
                      RETURNING {MESSAGE_COLUMNS}"
                 ),
                 &[

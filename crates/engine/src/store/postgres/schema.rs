@@ -179,13 +179,20 @@ enum MigrateError {
 use MigrateError::{Fail, Race};
 
 impl From<StoreError> for MigrateError {
+    /// A transient failure (a lost connection, a conflict) is tried again.
     fn from(error: StoreError) -> Self {
-        Fail(error)
+        match error {
+            StoreError::Unavailable(reason) => Race(reason),
+            other => Fail(other),
+        }
     }
 }
 
 async fn migrate_once(db: &Db, now_ms: u64) -> Result<(), MigrateError> {
-    let conn = db.connection().await.map_err(|e| Fail(e.into()))?;
+    let conn = db
+        .connection()
+        .await
+        .map_err(|e| MigrateError::from(StoreError::from(e)))?;
     conn.batch_execute(VERSION_TABLE).await.map_err(race)?;
     let applied = current_version(db).await?;
     if applied > SCHEMA_VERSION {
@@ -222,7 +229,10 @@ async fn apply(
     statements: &[&str],
     now_ms: u64,
 ) -> Result<(), MigrateError> {
-    let mut conn = db.connection().await.map_err(|e| Fail(e.into()))?;
+    let mut conn = db
+        .connection()
+        .await
+        .map_err(|e| MigrateError::from(StoreError::from(e)))?;
     let tx = conn.transaction().await.map_err(race)?;
     let done = tx
         .query_opt(
@@ -249,6 +259,27 @@ async fn apply(
     Ok(())
 }
 
+/// PostgreSQL only (not part of the migrations, which other engines run
+/// too): a queue table churns, so vacuum and analyze it much more eagerly
+/// than the defaults (dead index entries of received and deleted messages
+/// slow every pick until vacuum removes them). Failures are logged only.
+pub(super) async fn tune_for_postgres(db: &Db) {
+    for table in [
+        "stowage_messages",
+        "stowage_dedup",
+        "stowage_receive_attempts",
+    ] {
+        let sql = format!(
+            "ALTER TABLE {table} SET (autovacuum_vacuum_scale_factor = 0.01, \
+             autovacuum_vacuum_insert_scale_factor = 0.01, \
+             autovacuum_analyze_scale_factor = 0.01, autovacuum_vacuum_cost_delay = 0)"
+        );
+        if let Err(error) = db.execute(&sql, &[]).await {
+            tracing::warn!(%error, table, "could not set the table's autovacuum parameters");
+        }
+    }
+}
+
 /// Errors a concurrent migration can cause are races; the rest fail.
 fn race(error: tokio_postgres::Error) -> MigrateError {
     let racy = [
@@ -260,8 +291,8 @@ fn race(error: tokio_postgres::Error) -> MigrateError {
     ];
     match error.code() {
         Some(code) if racy.contains(code) => Race(error.to_string()),
-        _ => Fail(StoreError::Unavailable(format!(
-            "schema migration: {error}"
-        ))),
+        // No SQLSTATE: the connection was lost; nothing was committed.
+        None => Race(error.to_string()),
+        _ => Fail(StoreError::Internal(format!("schema migration: {error}"))),
     }
 }

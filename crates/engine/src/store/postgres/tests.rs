@@ -11,6 +11,7 @@ mod faults;
 mod methods;
 mod nodes;
 mod server;
+mod throughput;
 
 /// A fixed start time (tests pass time in).
 pub(crate) const T0: u64 = 1_700_000_000_000;

@@ -273,27 +273,35 @@ fn shared() -> &'static PgServer {
     })
 }
 
-/// A fresh database on the shared server (`None`: PostgreSQL missing).
+/// A fresh database on the shared server (`None`: PostgreSQL missing), or
+/// on the server `STOWAGE_TEST_POSTGRES` names (a URL of its `postgres`
+/// database: another PostgreSQL-protocol server, or one kept for inspection).
 pub(crate) async fn database() -> Option<String> {
-    if !available() {
-        return None;
-    }
-    let server = tokio::task::spawn_blocking(shared)
-        .await
-        .expect("start PostgreSQL");
+    let admin = match std::env::var("STOWAGE_TEST_POSTGRES") {
+        Ok(url) => url,
+        Err(_) => {
+            if !available() {
+                return None;
+            }
+            let server = tokio::task::spawn_blocking(shared)
+                .await
+                .expect("start PostgreSQL");
+            server.url("postgres")
+        }
+    };
     let name = format!(
         "t{}_{}",
         std::process::id(),
         DATABASES.fetch_add(1, Ordering::Relaxed)
     );
-    let (client, connection) =
-        tokio_postgres::connect(&server.url("postgres"), tokio_postgres::NoTls)
-            .await
-            .expect("connect to the test server");
+    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test server");
     tokio::spawn(connection);
     client
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .await
         .expect("create a test database");
-    Some(server.url(&name))
+    let (base, _) = admin.rsplit_once('/').expect("a URL ending in /<database>");
+    Some(format!("{base}/{name}"))
 }
