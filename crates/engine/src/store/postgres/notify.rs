@@ -139,6 +139,10 @@ async fn send_notifications(
             }
             Err(error) => {
                 tracing::debug!(%error, "NOTIFY connection failed");
+                // Keep one entry per queue meanwhile (the outbox stays small).
+                while let Ok(queue) = inbox.try_recv() {
+                    pending.insert(queue);
+                }
                 failures += 1;
                 tokio::time::sleep(backoff(failures)).await;
                 continue;
