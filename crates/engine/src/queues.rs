@@ -77,14 +77,13 @@ fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), EngineError> {
     Ok(())
 }
 
-/// CreateQueue.
-pub(crate) async fn create(
-    shared: &Shared,
-    caller: &Caller,
+/// CreateQueue's checks of its own input (name, attributes, tags; not the
+/// dead-letter target): whether the queue is FIFO, and the attributes to store.
+pub(crate) fn check_create(
     name: &str,
-    given: BTreeMap<String, String>,
-    tags: BTreeMap<String, String>,
-) -> Result<QueueRef, EngineError> {
+    given: &BTreeMap<String, String>,
+    tags: &BTreeMap<String, String>,
+) -> Result<(bool, BTreeMap<String, String>), EngineError> {
     validate::queue_name(name)?;
     let fifo = name.ends_with(".fifo");
     let fifo_attr = given
@@ -96,11 +95,25 @@ pub(crate) async fn create(
                 .into(),
         ));
     }
-    let normalized = attributes::normalize(&given, fifo, true)?;
     let mut stored = BTreeMap::new();
-    attributes::merge(&mut stored, normalized.clone());
+    attributes::merge(&mut stored, attributes::normalize(given, fifo, true)?);
     attributes::check_combination(&stored)?;
-    validate_tags(&tags)?;
+    validate_tags(tags)?;
+    Ok((fifo, stored))
+}
+
+/// CreateQueue.
+pub(crate) async fn create(
+    shared: &Shared,
+    caller: &Caller,
+    name: &str,
+    given: BTreeMap<String, String>,
+    tags: BTreeMap<String, String>,
+) -> Result<QueueRef, EngineError> {
+    let (fifo, mut stored) = check_create(name, &given, &tags)?;
+    // Already validated; kept with its empty values ("absent") to compare
+    // with an existing queue.
+    let given_normalized = attributes::normalize(&given, fifo, true)?;
     let arn = format!(
         "arn:aws:sqs:{}:{}:{}",
         shared.config.region, caller.account, name
@@ -116,7 +129,7 @@ pub(crate) async fn create(
         // whatever the queue's attributes and tags are now).
         let differing = {
             let inner = existing.lock();
-            attributes::first_difference(&normalized, &inner.meta.attributes).or_else(|| {
+            attributes::first_difference(&given_normalized, &inner.meta.attributes).or_else(|| {
                 tags.iter()
                     .any(|(k, v)| inner.meta.tags.get(k) != Some(v))
                     .then(|| "tags".to_string())
@@ -127,10 +140,11 @@ pub(crate) async fn create(
             Some(attribute) => Err(EngineError::QueueNameExists(attribute)),
         };
     }
-    if shared
-        .registry
-        .deleted_at(&caller.account, name)
-        .is_some_and(|at| now < at + QUEUE_DELETED_RECENTLY_MS)
+    if shared.config.strict_timing
+        && shared
+            .registry
+            .deleted_at(&caller.account, name)
+            .is_some_and(|at| now < at + QUEUE_DELETED_RECENTLY_MS)
     {
         return Err(EngineError::QueueDeletedRecently);
     }
@@ -337,9 +351,10 @@ pub(crate) async fn purge(
         if inner.deleted {
             return Err(EngineError::QueueDoesNotExist);
         }
-        if inner
-            .last_purge_ms
-            .is_some_and(|at| now < at + PURGE_INTERVAL_MS)
+        if shared.config.strict_timing
+            && inner
+                .last_purge_ms
+                .is_some_and(|at| now < at + PURGE_INTERVAL_MS)
         {
             return Err(EngineError::PurgeQueueInProgress(
                 queue.reference.name.clone(),

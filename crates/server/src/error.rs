@@ -12,7 +12,7 @@
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use engine::EngineError;
+use engine::{EngineError, MoveTaskFailure};
 
 use crate::auth::AuthError;
 use crate::protocol::{json, query, Protocol};
@@ -193,6 +193,18 @@ pub fn engine_code(e: &EngineError) -> ErrorCode {
     }
 }
 
+/// A move task's `FailureReason` as SQS reports it: the error code of what
+/// went wrong (`AWS.SimpleQueueService.NonExistentQueue` when a queue was
+/// deleted), else the engine's words.
+pub fn move_task_failure_reason(failure: &MoveTaskFailure) -> String {
+    match failure {
+        MoveTaskFailure::QueueDoesNotExist => engine_code(&EngineError::QueueDoesNotExist)
+            .legacy
+            .to_owned(),
+        MoveTaskFailure::Other(reason) => reason.clone(),
+    }
+}
+
 /// The SQS code of an authentication error.
 pub fn auth_code(e: &AuthError) -> ErrorCode {
     match e {
@@ -211,6 +223,20 @@ pub fn auth_code(e: &AuthError) -> ErrorCode {
             client("SignatureDoesNotMatch", "SignatureDoesNotMatch", 403)
         }
         AuthError::RequestExpired(_) => client("RequestExpired", "RequestExpired", 400),
+    }
+}
+
+/// The code and status of an admin-endpoint error (engine and signature
+/// failures keep their SQS codes).
+pub fn admin_code(e: &crate::admin::AdminError) -> ErrorCode {
+    use crate::admin::AdminError;
+    match e {
+        AdminError::Engine(e) => engine_code(e),
+        AdminError::Auth(e) => auth_code(e),
+        AdminError::Forbidden(_) => client("AccessDenied", "AccessDenied", 403),
+        AdminError::BadRequest(_) => client("InvalidRequest", "InvalidRequest", 400),
+        AdminError::Disabled(_) => client("NotFound", "NotFound", 404),
+        AdminError::Encode(_) => INTERNAL,
     }
 }
 

@@ -1,9 +1,7 @@
 //! Message move tasks (dead-letter redrive): start, cancel, list.
 
-use engine::{EngineError, MoveTaskFailure};
-
 use super::Ctx;
-use crate::error::{engine_code, SqsError};
+use crate::error::{move_task_failure_reason, SqsError};
 use crate::protocol::{Out, Params};
 
 pub(super) async fn start(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> {
@@ -57,7 +55,12 @@ pub(super) fn list(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> {
                     "ApproximateNumberOfMessagesToMove",
                     t.approximate_number_of_messages_to_move.map(to_int),
                 )
-                .opt("FailureReason", t.failure_reason.map(failure_reason))
+                .opt(
+                    "FailureReason",
+                    t.failure_reason
+                        .as_ref()
+                        .map(|f| Out::Str(move_task_failure_reason(f))),
+                )
                 .with("StartedTimestamp", to_int(t.started_timestamp_ms))
         })
         .collect();
@@ -66,15 +69,4 @@ pub(super) fn list(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> {
         "ListMessageMoveTasksResultEntry",
         Out::List(results),
     ))
-}
-
-/// `FailureReason` as SQS reports it: the error code of what went wrong
-/// (`AWS.SimpleQueueService.NonExistentQueue` when a queue was deleted).
-fn failure_reason(failure: MoveTaskFailure) -> Out {
-    match failure {
-        MoveTaskFailure::QueueDoesNotExist => {
-            Out::str(engine_code(&EngineError::QueueDoesNotExist).legacy)
-        }
-        MoveTaskFailure::Other(reason) => Out::Str(reason),
-    }
 }
