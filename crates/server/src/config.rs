@@ -40,6 +40,8 @@ pub struct Config {
     pub storage: storage::StorageConfig,
     /// Queue semantics.
     pub engine: engine::EngineConfig,
+    /// The web console.
+    pub console: crate::console::ConsoleConfig,
 }
 
 impl Default for Config {
@@ -54,6 +56,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             storage: storage::StorageConfig::default(),
             engine: engine::EngineConfig::default(),
+            console: crate::console::ConsoleConfig::default(),
         }
     }
 }
@@ -310,6 +313,9 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.storage.validate().map_err(ConfigError::Invalid)?;
         self.auth.validate().map_err(ConfigError::Invalid)?;
+        self.console
+            .validate(&self.auth)
+            .map_err(ConfigError::Invalid)?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(ConfigError::Invalid(format!(
                 "log.level `{}` is not a valid filter directive",

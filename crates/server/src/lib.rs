@@ -10,6 +10,7 @@
 mod actions;
 pub mod auth;
 pub mod config;
+pub mod console;
 pub mod error;
 mod handler;
 mod health;
@@ -121,6 +122,7 @@ pub enum StartError {
 pub struct RunningServer {
     addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
+    console_addr: Option<SocketAddr>,
     engine: Engine,
     stop: Trigger,
     task: tokio::task::JoinHandle<Result<(), EngineError>>,
@@ -131,6 +133,7 @@ impl std::fmt::Debug for RunningServer {
         f.debug_struct("RunningServer")
             .field("addr", &self.addr)
             .field("metrics_addr", &self.metrics_addr)
+            .field("console_addr", &self.console_addr)
             .finish_non_exhaustive()
     }
 }
@@ -144,6 +147,11 @@ impl RunningServer {
     /// The bound metrics address, when a separate metrics listener runs.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_addr
+    }
+
+    /// The bound address of the console's own listener (`console.listen`).
+    pub fn console_addr(&self) -> Option<SocketAddr> {
+        self.console_addr
     }
 
     /// The engine behind the server.
@@ -233,6 +241,36 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     if config.metrics.serve_on_api_port {
         app = app.merge(metrics::metrics_router(engine.clone()));
     }
+    // --- web console: on the API port, or on its own listener ---
+    let console = config
+        .console
+        .enabled
+        .then(|| console::Console::new(engine.clone(), &config));
+    let sampler = console.as_ref().map(console::Console::spawn_sampler);
+    let mut console_addr = None;
+    let mut console_task = None;
+    if let Some(console) = &console {
+        match config.console.listen_addr() {
+            None => app = app.merge(console.router()),
+            Some(listen) => {
+                let console_listener =
+                    tokio::net::TcpListener::bind(listen)
+                        .await
+                        .map_err(|source| StartError::Bind {
+                            addr: listen.to_string(),
+                            source,
+                        })?;
+                console_addr = console_listener.local_addr().ok();
+                console_task = Some(tokio::spawn(serve::serve(
+                    console_listener,
+                    console.router(),
+                    config.limits.clone(),
+                    stop.clone(),
+                    DRAIN_TIMEOUT,
+                )));
+            }
+        }
+    }
 
     let task = {
         let engine = engine.clone();
@@ -253,6 +291,12 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             if let Some(t) = metrics_task {
                 let _ = t.await;
             }
+            if let Some(t) = console_task {
+                let _ = t.await;
+            }
+            if let Some(t) = sampler {
+                t.abort();
+            }
             // Flush whatever the last requests appended.
             let last = engine.shutdown().await;
             background.abort();
@@ -263,6 +307,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     Ok(RunningServer {
         addr,
         metrics_addr,
+        console_addr,
         engine,
         stop,
         task,
