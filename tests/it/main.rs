@@ -14,6 +14,7 @@ mod auth;
 mod aws_cli;
 mod batches;
 mod common;
+mod console_browser;
 mod dead_letter;
 mod fifo;
 mod harness;

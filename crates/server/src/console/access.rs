@@ -5,7 +5,8 @@
 //!   peers, with a loopback `Host` (no DNS rebinding) and no proxy
 //!   forwarding headers; every POST must come from the console's own origin
 //!   (`Origin` / `Sec-Fetch-Site`). Adds the security headers (CSP without
-//!   inline scripts or styles, no framing, no sniffing, no referrer).
+//!   inline scripts or styles, no framing, no sniffing, no referrer to
+//!   other sites).
 //! - [`require_session`] (every route except login and assets): a live
 //!   session cookie — with credentials, made by signing in with an access key
 //!   id and its secret; in anonymous mode, made on the first page load. Every
@@ -138,9 +139,11 @@ fn with_security_headers(mut response: Response) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // Not `no-referrer`: with it, browsers send `Origin: null` on form posts,
+    // and the same-origin check needs the real origin.
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     response
 }

@@ -1,5 +1,5 @@
 //! The console's static files, embedded in the binary with `include_str!`
-//! (two files: no asset-bundling crate needed). Served with an ETag and
+//! (three small files: no asset-bundling crate needed). Served with an ETag and
 //! `Cache-Control: no-cache`, so a browser revalidates them cheaply and never
 //! runs a stale script after an upgrade.
 
@@ -14,14 +14,18 @@ use sha2::{Digest, Sha256};
 pub(crate) const CSS_URL: &str = "/console/assets/console.css";
 /// URL of the script (an ES module).
 pub(crate) const JS_URL: &str = "/console/assets/console.js";
+/// URL of the icon.
+pub(crate) const ICON_URL: &str = "/console/assets/icon.svg";
 
 const CSS: &str = include_str!("assets/console.css");
 const JS: &str = include_str!("assets/console.js");
+const ICON: &str = include_str!("assets/icon.svg");
 
 /// `(file name, content type, content)` of every asset.
 const FILES: &[(&str, &str, &str)] = &[
     ("console.css", "text/css; charset=utf-8", CSS),
     ("console.js", "text/javascript; charset=utf-8", JS),
+    ("icon.svg", "image/svg+xml", ICON),
 ];
 
 /// The ETag of each file of [`FILES`], computed once.

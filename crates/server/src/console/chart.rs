@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use super::history::{Bucket, ChartData, BUCKETS, SAMPLE_INTERVAL};
 use super::html::count;
 
-const WIDTH: u32 = 720;
+const WIDTH: u32 = 960;
 const HEIGHT: u32 = 200;
 const LEFT: u32 = 52;
 const RIGHT: u32 = 14;

@@ -70,11 +70,13 @@ pub(crate) fn page_with_status(status: StatusCode, frame: &Frame<'_>, body: &str
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title} · Stowage</title>\
+         <link rel=\"icon\" href=\"{icon}\" type=\"image/svg+xml\">\
          <link rel=\"stylesheet\" href=\"{css}\">\
          <script type=\"module\" src=\"{js}\"></script></head>\n<body>\
          <a class=\"skip\" href=\"#main\">Skip to content</a>\
          <header class=\"top\"><nav aria-label=\"Console\"><a class=\"brand\" href=\"/console/\">Stowage</a>",
         title = esc(frame.title),
+        icon = assets::ICON_URL,
         css = assets::CSS_URL,
         js = assets::JS_URL,
     );

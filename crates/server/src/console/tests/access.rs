@@ -34,15 +34,17 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/console/login"),
     ("GET", "/console/assets/console.css"),
     ("GET", "/console/assets/console.js"),
+    ("GET", "/console/assets/icon.svg"),
 ];
 
-/// Routes reachable without a session: the sign-in form and the two static
-/// files it needs (no queue data in either).
+/// Routes reachable without a session: the sign-in form and the static files
+/// it needs (no queue data in any).
 const PUBLIC: &[&str] = &[
     "/console",
     "/console/login",
     "/console/assets/console.css",
     "/console/assets/console.js",
+    "/console/assets/icon.svg",
 ];
 
 fn request(method: &str, path: &str, extra: &[(&str, &str)]) -> Request<Body> {
@@ -422,7 +424,12 @@ async fn read_only_mode_refuses_every_change_but_still_peeks() {
 #[tokio::test]
 async fn responses_carry_a_strict_content_security_policy() {
     let t = TestConsole::new(Mode::Anonymous).await;
-    for path in ["/console/", "/console/assets/console.js", "/console/nope"] {
+    for path in [
+        "/console/",
+        "/console/assets/console.js",
+        "/console/assets/icon.svg",
+        "/console/nope",
+    ] {
         let r = t.get(path, "").await;
         let csp = r
             .headers

@@ -699,7 +699,7 @@ async fn the_chart_plots_the_sampled_counters() {
     let live = t.get(&format!("{}/live", page_of(&q)), &cookie).await;
     assert!(live
         .body
-        .contains("<svg viewBox=\"0 0 720 200\" role=\"img\""));
+        .contains("<svg viewBox=\"0 0 960 200\" role=\"img\""));
     assert!(live
         .body
         .contains("In the last hour: 6 sent, 2 received, 1 deleted"));
@@ -710,7 +710,7 @@ async fn the_chart_plots_the_sampled_counters() {
     assert!(ys[0] < ys[1] && (ys[1] - ys[2]).abs() < 0.01, "{ys:?}");
     let xs: Vec<f64> = sent.iter().map(|p| p.0).collect();
     assert!(
-        xs[0] < xs[1] && xs[1] < xs[2] && (xs[2] - 706.0).abs() < 0.01,
+        xs[0] < xs[1] && xs[1] < xs[2] && (xs[2] - 946.0).abs() < 0.01,
         "{xs:?}"
     );
     assert_eq!(polyline(&live.body, "received").len(), 3);
