@@ -11,6 +11,7 @@ pub mod api;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod store;
 
 mod ack;
 mod admin;
