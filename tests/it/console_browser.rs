@@ -198,39 +198,35 @@ impl Run {
         }
     }
 
-    /// The text of the first element matching `css`.
-    async fn text(&self, css: &str) -> String {
+    /// The first element matching `css` (waiting for it).
+    async fn find(&self, css: &str) -> fantoccini::elements::Element {
         self.browser
             .wait()
             .at_most(WAIT)
             .for_element(Locator::Css(css))
             .await
             .unwrap_or_else(|e| panic!("find {css}: {e}"))
+    }
+
+    /// The text of the first element matching `css`.
+    async fn text(&self, css: &str) -> String {
+        self.find(css)
+            .await
             .text()
             .await
             .unwrap_or_else(|e| panic!("text of {css}: {e}"))
     }
 
     async fn click(&self, css: &str) {
-        self.browser
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::Css(css))
+        self.find(css)
             .await
-            .unwrap_or_else(|e| panic!("find {css}: {e}"))
             .click()
             .await
             .unwrap_or_else(|e| panic!("click {css}: {e}"));
     }
 
     async fn type_into(&self, css: &str, text: &str) {
-        let field = self
-            .browser
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("find {css}: {e}"));
+        let field = self.find(css).await;
         field
             .clear()
             .await
@@ -542,8 +538,27 @@ async fn steps(run: &Run) {
         assert_eq!(count, Some("1"), "peeking counted as a receive: {m:?}");
     }
 
-    // --- send a test message with an attribute ---
+    // --- attributes: the form as the browser submits it ---
     run.open("/console/queues/000000000000/orders").await;
+    let said = run
+        .submit("form[action$=\"/attributes\"] button[type=submit]")
+        .await;
+    assert_eq!(
+        said, "Nothing changed.",
+        "an untouched form changes nothing"
+    );
+    run.type_into("#attr-VisibilityTimeout", "45").await;
+    let said = run
+        .submit("form[action$=\"/attributes\"] button[type=submit]")
+        .await;
+    assert_eq!(said, "Saved VisibilityTimeout.");
+    assert_eq!(
+        run.count("orders", QueueAttributeName::VisibilityTimeout)
+            .await,
+        "45"
+    );
+
+    // --- send a test message with an attribute ---
     run.type_into("#send-body", "sent from the browser").await;
     run.type_into("#attr1-name", "origin").await;
     run.type_into("#attr1-value", "console").await;

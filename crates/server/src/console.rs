@@ -221,6 +221,25 @@ impl Shared {
         map
     }
 
+    /// A whole page for `operator`, with the flash message left for it.
+    pub(crate) fn page(
+        &self,
+        operator: &session::Operator,
+        title: &str,
+        body: &str,
+    ) -> axum::response::Response {
+        let flash = self.sessions.take_flash(&operator.token);
+        html::page(
+            &html::Frame {
+                title,
+                operator: Some(operator),
+                read_only: self.config.read_only,
+                flash,
+            },
+            body,
+        )
+    }
+
     /// Forgets the dead-letter map (after a change to queues or redrive policies).
     pub(crate) fn invalidate_dead_letters(&self) {
         *self

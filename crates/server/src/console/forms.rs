@@ -33,6 +33,14 @@ fn finish(console: &Shared, operator: &Operator, location: &str, outcome: Outcom
         Ok(text) => Flash::ok(text),
         Err(text) => Flash::error(text),
     };
+    // An audit line per console change (names and ids, never message bodies).
+    tracing::info!(
+        operator = %operator.sender_id,
+        page = location,
+        failed = flash.error,
+        "console: {}",
+        flash.text
+    );
     console.sessions.set_flash(&operator.token, flash);
     html::redirect(location)
 }
@@ -158,11 +166,26 @@ pub(crate) async fn send(
     })
 }
 
-/// The purge form.
+/// The fields of the smaller action forms (each uses some of them).
 #[derive(Debug, Default, Deserialize)]
-pub(crate) struct PurgeForm {
-    #[serde(default)]
+#[serde(default)]
+pub(crate) struct ActionForm {
+    /// Purge: `yes` once the box is ticked.
     confirm: String,
+    /// Delete queue: the queue's name, typed.
+    confirm_name: String,
+    /// Delete message.
+    message_id: String,
+    /// Tag / untag.
+    key: String,
+    /// Tag.
+    value: String,
+    /// Start redrive (empty: back to the sources).
+    destination_arn: String,
+    /// Start redrive (empty: as fast as allowed).
+    rate: String,
+    /// Cancel redrive.
+    task_handle: String,
 }
 
 /// `POST …/purge`: PurgeQueue, once confirmed.
@@ -170,7 +193,7 @@ pub(crate) async fn purge(
     State(console): State<Shared>,
     Extension(operator): Extension<Operator>,
     Path((account, name)): Path<(String, String)>,
-    Form(form): Form<PurgeForm>,
+    Form(form): Form<ActionForm>,
 ) -> Response {
     on_queue!(console, operator, account, name, |queue| {
         if form.confirm != "yes" {
@@ -186,19 +209,12 @@ pub(crate) async fn purge(
     })
 }
 
-/// The delete-message form.
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct DeleteMessageForm {
-    #[serde(default)]
-    message_id: String,
-}
-
 /// `POST …/messages/delete`: the operator's delete by message id.
 pub(crate) async fn delete_message(
     State(console): State<Shared>,
     Extension(operator): Extension<Operator>,
     Path((account, name)): Path<(String, String)>,
-    Form(form): Form<DeleteMessageForm>,
+    Form(form): Form<ActionForm>,
 ) -> Response {
     on_queue!(console, operator, account, name, |queue| {
         match console
@@ -255,21 +271,12 @@ pub(crate) async fn set_attributes(
     })
 }
 
-/// The tag forms.
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct TagForm {
-    #[serde(default)]
-    key: String,
-    #[serde(default)]
-    value: String,
-}
-
 /// `POST …/tags`: TagQueue with one tag.
 pub(crate) async fn tag(
     State(console): State<Shared>,
     Extension(operator): Extension<Operator>,
     Path((account, name)): Path<(String, String)>,
-    Form(form): Form<TagForm>,
+    Form(form): Form<ActionForm>,
 ) -> Response {
     on_queue!(console, operator, account, name, |queue| {
         let tags = BTreeMap::from([(form.key.clone(), form.value.clone())]);
@@ -287,7 +294,7 @@ pub(crate) async fn untag(
     State(console): State<Shared>,
     Extension(operator): Extension<Operator>,
     Path((account, name)): Path<(String, String)>,
-    Form(form): Form<TagForm>,
+    Form(form): Form<ActionForm>,
 ) -> Response {
     on_queue!(console, operator, account, name, |queue| {
         console
@@ -299,23 +306,12 @@ pub(crate) async fn untag(
     })
 }
 
-/// The redrive forms.
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct RedriveForm {
-    #[serde(default)]
-    destination_arn: String,
-    #[serde(default)]
-    rate: String,
-    #[serde(default)]
-    task_handle: String,
-}
-
 /// `POST …/redrive/start`: StartMessageMoveTask from this (dead-letter) queue.
 pub(crate) async fn start_redrive(
     State(console): State<Shared>,
     Extension(operator): Extension<Operator>,
     Path((account, name)): Path<(String, String)>,
-    Form(form): Form<RedriveForm>,
+    Form(form): Form<ActionForm>,
 ) -> Response {
     on_queue!(console, operator, account, name, |queue| {
         async {
@@ -342,7 +338,7 @@ pub(crate) async fn cancel_redrive(
     State(console): State<Shared>,
     Extension(operator): Extension<Operator>,
     Path((account, name)): Path<(String, String)>,
-    Form(form): Form<RedriveForm>,
+    Form(form): Form<ActionForm>,
 ) -> Response {
     on_queue!(console, operator, account, name, |queue| {
         console
@@ -354,19 +350,12 @@ pub(crate) async fn cancel_redrive(
     })
 }
 
-/// The delete-queue form.
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct DeleteQueueForm {
-    #[serde(default)]
-    confirm_name: String,
-}
-
 /// `POST …/delete`: DeleteQueue, once the name is typed.
 pub(crate) async fn delete_queue(
     State(console): State<Shared>,
     Extension(operator): Extension<Operator>,
     Path((account, name)): Path<(String, String)>,
-    Form(form): Form<DeleteQueueForm>,
+    Form(form): Form<ActionForm>,
 ) -> Response {
     let Some(queue) = target(&console, &operator, &account, &name) else {
         return no_queue(&console, &operator);

@@ -12,7 +12,7 @@ use axum::Extension;
 use engine::{QueueGauges, QueueRef};
 use serde::Deserialize;
 
-use super::html::{self, count, duration, esc, url_param, Frame};
+use super::html::{self, count, duration, esc, url_param};
 use super::session::Operator;
 use super::{owner, queue_path, Shared};
 
@@ -84,16 +84,7 @@ pub(crate) async fn page(
             csrf = html::csrf_field(&operator),
         );
     }
-    let flash = console.sessions.take_flash(&operator.token);
-    html::page(
-        &Frame {
-            title: "Queues",
-            operator: Some(&operator),
-            read_only: console.config.read_only,
-            flash,
-        },
-        &body,
-    )
+    console.page(&operator, "Queues", &body)
 }
 
 /// `GET /console/fragments/queues`: the table alone, for the live refresh.

@@ -12,7 +12,7 @@ use axum::Extension;
 use engine::{MoveTaskInfo, QueueGauges, QueueRef};
 use serde::Deserialize;
 
-use super::html::{self, count, duration, esc, time_utc, url_param, Frame};
+use super::html::{self, count, duration, esc, time_utc, url_param};
 use super::peek::{self, Shown, PEEK_PAGE};
 use super::session::Operator;
 use super::{chart, owner, queue_path, Shared};
@@ -165,16 +165,7 @@ pub(crate) async fn page(
     if writable {
         danger_section(&mut body, &operator, &path, &queue.name);
     }
-    let flash = console.sessions.take_flash(&operator.token);
-    html::page(
-        &Frame {
-            title: &queue.name,
-            operator: Some(&operator),
-            read_only: console.config.read_only,
-            flash,
-        },
-        &body,
-    )
+    console.page(&operator, &queue.name, &body)
 }
 
 /// `GET …/live`: counts, chart and move tasks.
@@ -627,13 +618,5 @@ pub(crate) async fn message(
         }
         None => body.push_str("<p>That message is no longer in the queue.</p>"),
     }
-    html::page(
-        &Frame {
-            title: &format!("Message in {}", queue.name),
-            operator: Some(&operator),
-            read_only: console.config.read_only,
-            flash: None,
-        },
-        &body,
-    )
+    console.page(&operator, &format!("Message in {}", queue.name), &body)
 }
