@@ -408,6 +408,17 @@ async fn steps(run: &Run) {
         json!([]),
         "every list field has a label"
     );
+    // Keyboard: the first Tab reaches the skip link.
+    run.find("body")
+        .await
+        .send_keys("\u{E004}")
+        .await
+        .expect("press Tab");
+    assert_eq!(
+        run.eval("document.activeElement.className").await,
+        json!("skip"),
+        "the first Tab focuses the skip link"
+    );
     run.screenshot("queue-list.png").await;
     sqs.send_message()
         .queue_url(&orders)
