@@ -24,6 +24,7 @@ mod snapshot;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use snapshot::dead_letter_queues;
 pub(crate) use snapshot::redrive_pairs;
 
 use std::collections::HashSet;

@@ -56,7 +56,10 @@ impl Snapshot {
 }
 
 /// Finds the dead-letter queues: the targets of every RedrivePolicy.
-fn dead_letter_queues(engine: &engine::Engine, queues: &[QueueGauges]) -> HashSet<QueueRef> {
+pub(crate) fn dead_letter_queues(
+    engine: &engine::Engine,
+    queues: &[QueueGauges],
+) -> HashSet<QueueRef> {
     redrive_pairs(engine, queues)
         .into_iter()
         .map(|(_, target)| target)
