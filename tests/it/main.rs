@@ -15,6 +15,7 @@ mod aws_cli;
 mod batches;
 mod common;
 mod compaction;
+mod console_browser;
 mod dead_letter;
 mod declared;
 mod deploy;

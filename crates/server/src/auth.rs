@@ -23,7 +23,7 @@
 
 mod anonymous;
 mod canonical;
-mod date;
+pub(crate) mod date;
 mod parse;
 mod query;
 mod sign;
