@@ -78,6 +78,13 @@ pub enum Request {
         /// The lines, in file order.
         lines: Vec<MessageLine>,
     },
+    /// A consistent copy of the whole data directory (every account) into
+    /// `dir`, a new or empty directory on the broker's machine, while the
+    /// broker keeps serving; see [`super::backup`].
+    Backup {
+        /// Absolute path of the backup directory.
+        dir: std::path::PathBuf,
+    },
 }
 
 /// Runs one action for an operator limited to `scope`.
@@ -145,6 +152,7 @@ pub async fn execute(
             redrive_policy,
         } => import_queue(engine, scope, line, redrive_policy).await,
         Request::ImportMessages { lines } => import_messages(engine, scope, lines).await,
+        Request::Backup { dir } => super::backup::backup(engine, dir).await,
     }
 }
 
