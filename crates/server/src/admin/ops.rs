@@ -1,7 +1,8 @@
 //! The operator actions behind the admin endpoint and the offline CLI: one
 //! [`Request`] in, one JSON value out, the same code in both places. Every
 //! action goes through the engine's API (SQS actions with the queue owner as
-//! caller, or the operator API in `engine::admin`).
+//! caller, or the operator API in `engine::admin`), except the backup, which
+//! copies the log of the engine's storage (see [`super::backup`]).
 
 use std::collections::BTreeMap;
 
