@@ -390,16 +390,21 @@ async fn backup_under_load_then_kill9_and_restore_keeps_what_was_acknowledged_be
             "sent after the backup returned, in it: {body}"
         );
     }
+    assert_no_queue(&client, "after-backup").await;
+}
+
+/// Asserts that GetQueueUrl answers QueueDoesNotExist for `name`.
+async fn assert_no_queue(client: &Client, name: &str) {
     let gone = client
         .get_queue_url()
-        .queue_name("after-backup")
+        .queue_name(name)
         .send()
         .await
         .unwrap_err();
     assert!(
         gone.as_service_error()
             .is_some_and(|e| e.is_queue_does_not_exist()),
-        "{gone:?}"
+        "{name}: {gone:?}"
     );
 }
 
@@ -546,17 +551,7 @@ async fn restore_refuses_damage_and_a_running_server_and_keeps_the_data_it_repla
 
     server.restart();
     let client = server.client();
-    let gone = client
-        .get_queue_url()
-        .queue_name("newer")
-        .send()
-        .await
-        .unwrap_err();
-    assert!(
-        gone.as_service_error()
-            .is_some_and(|e| e.is_queue_does_not_exist()),
-        "{gone:?}"
-    );
+    assert_no_queue(&client, "newer").await;
     let mut bodies: Vec<String> = crate::common::receive_n(
         &client,
         &server.queue_url("restored"),
