@@ -12,6 +12,7 @@
 
 mod auth;
 mod aws_cli;
+mod backup;
 mod batches;
 mod common;
 mod compaction;

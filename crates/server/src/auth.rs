@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 pub use sign::{sign, SigningCredentials};
 
-use date::AmzDate;
+pub(crate) use date::AmzDate;
 use parse::{Form, SignedRequest};
 use query::QueryParams;
 
