@@ -232,10 +232,10 @@ fn move_tasks_html(
              <span data-moved=\"{moved}\">{moved_text} of {total_text}</span></td><td>",
             started = esc(&time_utc(t.started_timestamp_ms)),
             status = esc(&t.status),
-            reason = t
-                .failure_reason
-                .as_deref()
-                .map_or(String::new(), |r| format!(": {}", esc(r))),
+            reason = t.failure_reason.as_ref().map_or(String::new(), |r| format!(
+                ": {}",
+                esc(&crate::error::move_task_failure_reason(r))
+            )),
             dest = esc(t
                 .destination_arn
                 .as_deref()
