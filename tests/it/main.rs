@@ -12,14 +12,21 @@
 
 mod auth;
 mod aws_cli;
+mod backup;
 mod batches;
 mod common;
+mod compaction;
+mod console_browser;
 mod dead_letter;
+mod declared;
+mod deploy;
+mod emulator;
 mod fifo;
 mod harness;
 mod long_poll;
 mod messages;
 mod metrics;
+mod operator;
 mod permissions;
 mod protocol;
 mod python_clients;

@@ -24,7 +24,9 @@ use crate::{Clock, EngineConfig, EngineError, PeekedMessage};
 pub struct Caller {
     /// The caller's account id (12 digits).
     pub account: String,
-    /// The SenderId recorded on sent messages (access key id or account).
+    /// The SenderId recorded on sent messages: a principal id (as SQS: the
+    /// IAM user or role id, or the account id for an account's own
+    /// credentials), never an access key id.
     pub sender_id: String,
 }
 
@@ -175,9 +177,19 @@ pub struct MoveTaskInfo {
     /// Messages to move (counted at start).
     pub approximate_number_of_messages_to_move: Option<u64>,
     /// Why it failed.
-    pub failure_reason: Option<String>,
+    pub failure_reason: Option<MoveTaskFailure>,
     /// Start time, epoch milliseconds.
     pub started_timestamp_ms: u64,
+}
+
+/// Why a message move task failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MoveTaskFailure {
+    /// Its source or destination queue was deleted (SQS reports the
+    /// QueueDoesNotExist error code).
+    QueueDoesNotExist,
+    /// Anything else, in words.
+    Other(String),
 }
 
 /// Per-queue gauges (same numbers as GetQueueAttributes) and counters, for metrics.
@@ -499,6 +511,21 @@ impl Engine {
         message_id: &str,
     ) -> Result<bool, EngineError> {
         admin::delete_by_id(&self.shared, queue, message_id).await
+    }
+    /// Checks a queue declaration (name, CreateQueue attributes, tags) with
+    /// CreateQueue's own validation, creating nothing.
+    pub fn check_queue_declaration(
+        name: &str,
+        attributes: &BTreeMap<String, String>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), EngineError> {
+        admin::check_queue(name, attributes, tags)
+    }
+    /// Deletes every queue of every account with its messages, and forgets
+    /// the deleted names (they can be created again at once, whatever
+    /// `strict_timing`). Returns the number of queues deleted.
+    pub async fn reset(&self) -> Result<usize, EngineError> {
+        admin::reset(&self.shared).await
     }
 
     // ---- move tasks ----

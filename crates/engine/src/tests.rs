@@ -3,6 +3,7 @@
 
 mod admin;
 mod basics;
+mod compaction_race;
 mod dlq;
 mod durability;
 mod errors;
@@ -142,6 +143,20 @@ impl Harness {
             .delete_message(&self.caller, queue, handle)
             .await
             .unwrap()
+    }
+
+    pub(crate) async fn set_attributes(
+        &self,
+        queue: &QueueRef,
+        attributes: &[(&str, &str)],
+    ) -> Result<(), EngineError> {
+        let attributes = attributes
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.engine
+            .set_queue_attributes(&self.caller, queue, attributes)
+            .await
     }
 
     pub(crate) fn attribute(&self, queue: &QueueRef, name: &str) -> String {

@@ -23,16 +23,19 @@
 
 mod anonymous;
 mod canonical;
-mod date;
+pub(crate) mod date;
 mod parse;
 mod query;
+mod sign;
 mod signing;
 #[cfg(test)]
 mod tests;
 
 use serde::{Deserialize, Serialize};
 
-use date::AmzDate;
+pub use sign::{sign, SigningCredentials};
+
+pub(crate) use date::AmzDate;
 use parse::{Form, SignedRequest};
 use query::QueryParams;
 

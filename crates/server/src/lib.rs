@@ -7,9 +7,14 @@
 //!   shutdown handle), for tests and embedders.
 //! - [`router`]: the axum router over an [`AppState`].
 
+mod access_log;
 mod actions;
+pub mod admin;
 pub mod auth;
+pub mod cli;
 pub mod config;
+pub mod console;
+pub mod declared;
 pub mod error;
 mod handler;
 mod health;
@@ -54,6 +59,8 @@ struct StateInner {
     limits: LimitsConfig,
     /// The bound API address, for queue URLs when a request has no Host.
     listen: String,
+    /// Admin and reset endpoints.
+    admin: config::AdminConfig,
     ready: AtomicBool,
 }
 
@@ -68,6 +75,7 @@ impl AppState {
                 public_base_url: config.public_base_url.clone(),
                 limits: config.limits.clone(),
                 listen: listen.to_string(),
+                admin: config.admin.clone(),
                 ready: AtomicBool::new(true),
             }),
         }
@@ -90,6 +98,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
+        .merge(admin::routes())
         .fallback(handler::api)
         .with_state(state)
 }
@@ -106,6 +115,9 @@ pub enum StartError {
     /// The engine could not rebuild its state.
     #[error("cannot start the engine: {0}")]
     Engine(#[from] EngineError),
+    /// A queue declared in the configuration cannot be created or converged.
+    #[error("configuration error: {0}")]
+    Declared(#[from] declared::DeclarationError),
     /// A listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -117,10 +129,22 @@ pub enum StartError {
     },
 }
 
+impl StartError {
+    /// The process exit status for this failure: 2 for configuration
+    /// errors (including declared queues), 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            StartError::Config(_) | StartError::Declared(_) => 2,
+            StartError::Storage(_) | StartError::Engine(_) | StartError::Bind { .. } => 1,
+        }
+    }
+}
+
 /// A server started with [`start`].
 pub struct RunningServer {
     addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
+    console_addr: Option<SocketAddr>,
     engine: Engine,
     stop: Trigger,
     task: tokio::task::JoinHandle<Result<(), EngineError>>,
@@ -131,6 +155,7 @@ impl std::fmt::Debug for RunningServer {
         f.debug_struct("RunningServer")
             .field("addr", &self.addr)
             .field("metrics_addr", &self.metrics_addr)
+            .field("console_addr", &self.console_addr)
             .finish_non_exhaustive()
     }
 }
@@ -144,6 +169,11 @@ impl RunningServer {
     /// The bound metrics address, when a separate metrics listener runs.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_addr
+    }
+
+    /// The bound address of the console's own listener (`console.listen`).
+    pub fn console_addr(&self) -> Option<SocketAddr> {
+        self.console_addr
     }
 
     /// The engine behind the server.
@@ -192,6 +222,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     );
     metrics::record_recovery(&recovered);
     let engine = Engine::open(storage, Arc::new(SystemClock), config.engine.clone()).await?;
+    declared::apply(&engine, &config.queues, &config.auth, &config.engine.region).await?;
     let background = engine.spawn_background();
 
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -232,6 +263,47 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let mut app = router(state);
     if config.metrics.serve_on_api_port {
         app = app.merge(metrics::metrics_router(engine.clone()));
+    } else {
+        // Not an SQS request either: a plain 404, not a MissingAction.
+        app = app.route("/metrics", axum::routing::any(metrics_not_here));
+    }
+    // --- web console: on the API port, or on its own listener ---
+    let console = config
+        .console
+        .enabled
+        .then(|| console::Console::new(engine.clone(), &config));
+    let sampler = console.as_ref().map(console::Console::spawn_sampler);
+    let mut console_addr = None;
+    let mut console_task = None;
+    if let Some(console) = &console {
+        match config.console.listen_addr() {
+            None => app = app.merge(console.router()),
+            Some(listen) => {
+                let console_listener =
+                    tokio::net::TcpListener::bind(listen)
+                        .await
+                        .map_err(|source| StartError::Bind {
+                            addr: listen.to_string(),
+                            source,
+                        })?;
+                console_addr = console_listener.local_addr().ok();
+                let mut console_app = console.router();
+                if config.log.requests {
+                    console_app =
+                        console_app.layer(axum::middleware::from_fn(access_log::log_request));
+                }
+                console_task = Some(tokio::spawn(serve::serve(
+                    console_listener,
+                    console_app,
+                    config.limits.clone(),
+                    stop.clone(),
+                    DRAIN_TIMEOUT,
+                )));
+            }
+        }
+    }
+    if config.log.requests {
+        app = app.layer(axum::middleware::from_fn(access_log::log_request));
     }
 
     let task = {
@@ -253,6 +325,12 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             if let Some(t) = metrics_task {
                 let _ = t.await;
             }
+            if let Some(t) = console_task {
+                let _ = t.await;
+            }
+            if let Some(t) = sampler {
+                t.abort();
+            }
             // Flush whatever the last requests appended.
             let last = engine.shutdown().await;
             background.abort();
@@ -263,10 +341,19 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     Ok(RunningServer {
         addr,
         metrics_addr,
+        console_addr,
         engine,
         stop,
         task,
     })
+}
+
+/// `/metrics` on the API port without `metrics.serve_on_api_port`.
+async fn metrics_not_here() -> (axum::http::StatusCode, &'static str) {
+    (
+        axum::http::StatusCode::NOT_FOUND,
+        "metrics are served on the metrics listener (metrics.listen), not on the API port\n",
+    )
 }
 
 /// Runs the server as the `stowage` binary does: start, print exactly one

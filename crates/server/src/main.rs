@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use server::cli;
 use server::config::{Config, LogFormat, Overrides, DEFAULT_CONFIG_TOML};
 
 /// mimalloc instead of the system allocator: per-thread free lists without
@@ -39,7 +40,7 @@ struct Cli {
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
     /// Data directory (write-ahead log and index). [default: ./data]
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     data_dir: Option<PathBuf>,
     /// Address of the Prometheus /metrics endpoint, IP:PORT; "" disables it. [default: 127.0.0.1:9325]
     #[arg(long, value_name = "ADDR")]
@@ -60,6 +61,18 @@ struct Cli {
     /// Allow listening on a non-loopback address without credentials.
     #[arg(long)]
     allow_anonymous: bool,
+    /// Development mode: engine.strict_timing = false (no 60 s guards on
+    /// recreate and purge) and storage.durability = never.
+    #[arg(long)]
+    dev: bool,
+    /// Start although the write-ahead log is damaged, discarding what the
+    /// damage makes unreachable: a corrupt frame in the last segment is cut
+    /// there (with every record after it), missing segments are accepted.
+    /// What was discarded is logged and counted in
+    /// stowage_recovery_dropped_records. Same as storage.repair = true. For
+    /// one start, after deciding to accept the loss (see README, Operations).
+    #[arg(long)]
+    repair_wal: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -68,6 +81,24 @@ enum Command {
     Serve,
     /// Print the built-in default configuration (commented TOML) and exit.
     PrintDefaultConfig,
+    /// List queues (`queues list`) or show their counts (`queues stats`).
+    Queues(cli::queues::Args),
+    /// Show messages without receiving them (no visibility or count change).
+    Peek(cli::peek::Args),
+    /// Purge a queue.
+    Purge(cli::purge::Args),
+    /// Move a dead-letter queue's messages back to their sources (or --to).
+    Redrive(cli::redrive::Args),
+    /// Write queues and their messages as JSON lines (export format v1).
+    Export(cli::export::Args),
+    /// Create queues and send messages from an export file.
+    Import(cli::import::Args),
+    /// Verify a stopped broker's data directory (frames, CRCs, segment set, index).
+    Check(cli::check::CheckArgs),
+    /// Copy the data directory consistently into DIR (online: the server keeps serving).
+    Backup(cli::backup::Args),
+    /// Put a verified backup in place of a stopped broker's --data-dir (the old one is kept).
+    Restore(cli::restore::Args),
 }
 
 fn init_tracing(config: &Config) {
@@ -87,10 +118,6 @@ fn main() -> ExitCode {
     // First: fixes the start time behind the uptime gauge and installs the recorder.
     server::metrics::install();
     let cli = Cli::parse();
-    if matches!(cli.command, Some(Command::PrintDefaultConfig)) {
-        print!("{DEFAULT_CONFIG_TOML}");
-        return ExitCode::SUCCESS;
-    }
     let overrides = Overrides {
         listen: cli.listen,
         data_dir: cli.data_dir,
@@ -100,14 +127,33 @@ fn main() -> ExitCode {
         log_format: cli.log_format,
         public_base_url: cli.public_base_url,
         allow_anonymous: cli.allow_anonymous,
+        dev: cli.dev,
     };
-    let config = match Config::load(cli.config.as_deref(), std::env::vars(), &overrides) {
+    let file = cli.config.as_deref();
+    match cli.command {
+        None | Some(Command::Serve) => {}
+        Some(Command::PrintDefaultConfig) => {
+            print!("{DEFAULT_CONFIG_TOML}");
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Queues(c)) => return cli::main(c, file, &overrides),
+        Some(Command::Peek(c)) => return cli::main(c, file, &overrides),
+        Some(Command::Purge(c)) => return cli::main(c, file, &overrides),
+        Some(Command::Redrive(c)) => return cli::main(c, file, &overrides),
+        Some(Command::Export(c)) => return cli::main(c, file, &overrides),
+        Some(Command::Import(c)) => return cli::main(c, file, &overrides),
+        Some(Command::Check(c)) => return cli::check::run(&c),
+        Some(Command::Backup(c)) => return cli::main(c, file, &overrides),
+        Some(Command::Restore(c)) => return cli::restore::run(&c, file, &overrides),
+    }
+    let mut config = match Config::load(file, std::env::vars(), &overrides) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("stowage: configuration error: {e}");
             return ExitCode::from(2);
         }
     };
+    config.storage.repair |= cli.repair_wal;
     init_tracing(&config);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -124,7 +170,7 @@ fn main() -> ExitCode {
         Err(e) => {
             tracing::error!("{e}");
             eprintln!("stowage: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(e.exit_code())
         }
     }
 }

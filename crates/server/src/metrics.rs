@@ -24,6 +24,9 @@ mod snapshot;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use snapshot::dead_letter_queues;
+pub(crate) use snapshot::redrive_pairs;
+
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;

@@ -24,9 +24,6 @@ const GROUP_COMMIT_RECORDS: &str = "stowage_wal_group_commit_records";
 
 /// Upper bound of the group-commit linger.
 const MAX_LINGER: Duration = Duration::from_micros(500);
-/// Largest write buffer the writer keeps between groups (a bigger one, left
-/// by a burst of large messages, is freed).
-const MAX_KEPT_BUFFER: usize = 4 * 1024 * 1024;
 
 /// Runs the writer until shutdown. `current` is the active segment at open.
 pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
@@ -38,7 +35,6 @@ pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
     let mut deferred: Deferred = Vec::new();
     let mut prev_batches = 0usize;
     let mut last_fsync = Duration::ZERO;
-    let mut buffer = Vec::new();
     loop {
         let (chunks, batches, shutdown, sync_requested) = {
             let mut st = wal.lock_state();
@@ -72,8 +68,15 @@ pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
                 }
             }
             let sync_requested = std::mem::take(&mut st.sync_requested);
+            // The previous round's chunks are written: readers find them
+            // in the files now. This round's stay readable from memory.
+            let chunks: Vec<Arc<Chunk>> = std::mem::take(&mut st.chunks)
+                .into_iter()
+                .map(Arc::new)
+                .collect();
+            st.writing = chunks.clone();
             (
-                std::mem::take(&mut st.chunks),
+                chunks,
                 std::mem::take(&mut st.batches),
                 st.shutdown,
                 sync_requested,
@@ -87,22 +90,21 @@ pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
             }
             continue;
         }
-        let result =
-            write_group(&wal, &mut current, chunks, &mut dirty, &mut buffer).and_then(|()| {
-                let due = match durability {
-                    Durability::Always => true,
-                    Durability::Interval => last_sync.elapsed() >= interval,
-                    // `never` still syncs (at the interval) when releases wait
-                    // on it, so space can be reclaimed.
-                    Durability::Never => !deferred.is_empty() && last_sync.elapsed() >= interval,
-                };
-                if dirty && (due || sync_requested || shutdown) {
-                    last_fsync = sync_segment(&wal, &current)?;
-                    dirty = false;
-                    last_sync = Instant::now();
-                }
-                Ok(())
-            });
+        let result = write_group(&wal, &mut current, chunks, &mut dirty).and_then(|()| {
+            let due = match durability {
+                Durability::Always => true,
+                Durability::Interval => last_sync.elapsed() >= interval,
+                // `never` still syncs (at the interval) when releases wait
+                // on it, so space can be reclaimed.
+                Durability::Never => !deferred.is_empty() && last_sync.elapsed() >= interval,
+            };
+            if dirty && (due || sync_requested || shutdown) {
+                last_fsync = sync_segment(&wal, &current)?;
+                dirty = false;
+                last_sync = Instant::now();
+            }
+            Ok(())
+        });
         if let Err(e) = result {
             let reason = poison(&wal, &e);
             fail(batches, &reason);
@@ -147,9 +149,6 @@ pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
         for ack in acks {
             // A waiter that gave up (dropped its ticket) is no error.
             let _ = ack.send(Ok(()));
-        }
-        if buffer.capacity() > MAX_KEPT_BUFFER {
-            buffer = Vec::new();
         }
         // After publishing: deleting segments (and the directory fsync)
         // stays off the acknowledgement path.
@@ -221,14 +220,11 @@ pub(crate) fn fail(batches: Vec<PendingBatch>, reason: &str) {
     }
 }
 
-/// Writes every chunk (one `write` per segment), rotating segments as told.
-/// `buffer` is the writer's reusable buffer for joining a chunk's pieces.
 fn write_group(
     wal: &Wal,
     current: &mut Arc<Segment>,
-    chunks: Vec<Chunk>,
+    chunks: Vec<Arc<Chunk>>,
     dirty: &mut bool,
-    buffer: &mut Vec<u8>,
 ) -> Result<(), StorageError> {
     for chunk in chunks {
         if chunk.create {
@@ -239,7 +235,8 @@ fn write_group(
                 *dirty = false;
             }
             let seg = Arc::new(Segment::create(wal.fs.as_ref(), &wal.dir, chunk.segment)?);
-            wal.counters.fsyncs.fetch_add(2, Ordering::Relaxed);
+            wal.manifest_add(seg.id)?;
+            wal.counters.fsyncs.fetch_add(4, Ordering::Relaxed);
             wal.segments
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
@@ -247,24 +244,17 @@ fn write_group(
             wal.writer_segment.store(seg.id, Ordering::Release);
             *current = seg;
         }
-        let bytes: &[u8] = match chunk.pieces.as_slice() {
-            [] => continue,
-            [one] => one,
-            many => {
-                buffer.clear();
-                many.iter()
-                    .for_each(|piece| buffer.extend_from_slice(piece));
-                buffer
-            }
-        };
-        if bytes.is_empty() {
+        if chunk.bytes.is_empty() {
             continue;
         }
-        current.file.append(bytes).map_err(|e| current.io_err(e))?;
-        current.add_len(bytes.len() as u64);
+        current
+            .file
+            .append(&chunk.bytes)
+            .map_err(|e| current.io_err(e))?;
+        current.add_len(chunk.bytes.len() as u64);
         wal.counters
             .appended_bytes
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            .fetch_add(chunk.bytes.len() as u64, Ordering::Relaxed);
         *dirty = true;
     }
     Ok(())
