@@ -375,6 +375,7 @@ pub(crate) fn normalize(
                 )));
             }
         };
+        crate::validate::text(name, &normalized)?;
         out.insert(name.to_string(), normalized);
     }
     Ok(out)
