@@ -466,7 +466,8 @@ pub(crate) fn http_request(
     parse_response(&raw)
 }
 
-fn parse_response(raw: &[u8]) -> RawResponse {
+/// Parses a raw HTTP/1.1 response (status, headers, de-chunked body).
+pub(crate) fn parse_response(raw: &[u8]) -> RawResponse {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

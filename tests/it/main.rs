@@ -24,5 +24,6 @@ mod permissions;
 mod protocol;
 mod python_clients;
 mod queues;
+mod request_bodies;
 mod restart;
 mod visibility;

@@ -108,6 +108,14 @@ pub struct LimitsConfig {
     /// A connection with no bytes moving and no request in progress for
     /// this long is closed. Must exceed 20 s long polls. Default: 75000.
     pub idle_timeout_ms: u64,
+    /// Bytes of request bodies that may be read or processed at once, across
+    /// all connections (a request holds its body's size from before the
+    /// first byte is read until it is answered). At least
+    /// `max_request_bytes`. Default: 268435456 (256 MiB).
+    pub request_body_budget_bytes: u64,
+    /// How long a request waits for room in that budget before it is
+    /// answered 503 `ServiceUnavailable` (SDKs retry it). Default: 1000.
+    pub request_body_budget_wait_ms: u64,
 }
 
 impl Default for LimitsConfig {
@@ -118,6 +126,8 @@ impl Default for LimitsConfig {
             header_read_timeout_ms: 30_000,
             body_read_timeout_ms: 30_000,
             idle_timeout_ms: 75_000,
+            request_body_budget_bytes: 256 * 1024 * 1024,
+            request_body_budget_wait_ms: 1_000,
         }
     }
 }
@@ -333,6 +343,12 @@ impl Config {
                 "limits.idle_timeout_ms must exceed 20000 (the longest long poll)".into(),
             ));
         }
+        if l.request_body_budget_bytes < l.max_request_bytes {
+            return Err(ConfigError::Invalid(format!(
+                "limits.request_body_budget_bytes ({}) must be at least limits.max_request_bytes ({})",
+                l.request_body_budget_bytes, l.max_request_bytes
+            )));
+        }
         if let Some(url) = &self.public_base_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(ConfigError::Invalid(format!(
@@ -531,6 +547,20 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("segment_size_bytes"), "{err}");
+    }
+
+    #[test]
+    fn the_body_budget_holds_at_least_one_largest_request() {
+        let err = Config::load(
+            None,
+            env(&[("STOWAGE_LIMITS_REQUEST_BODY_BUDGET_BYTES", "1000")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("request_body_budget_bytes"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -56,6 +56,9 @@ pub enum SqsError {
     /// A bug in the server (a request task panicked).
     #[error("internal error: {0}")]
     Internal(String),
+    /// The global request-body budget stayed spent for the whole wait.
+    #[error("The server is reading too many request bodies at once. Please retry the request.")]
+    BodyBudgetExhausted,
 }
 
 /// How an error appears on the wire.
@@ -89,6 +92,14 @@ const INTERNAL: ErrorCode = ErrorCode {
     shape: "InternalFailure",
     legacy: "InternalFailure",
     status: StatusCode::INTERNAL_SERVER_ERROR,
+    sender_fault: false,
+};
+
+/// Temporarily unable to serve (overload): SDKs retry a 503.
+const UNAVAILABLE: ErrorCode = ErrorCode {
+    shape: "ServiceUnavailable",
+    legacy: "ServiceUnavailable",
+    status: StatusCode::SERVICE_UNAVAILABLE,
     sender_fault: false,
 };
 
@@ -232,16 +243,17 @@ impl SqsError {
             SqsError::RequestTimeout => client("RequestTimeout", "RequestTimeout", 408),
             SqsError::IncompleteBody(_) => client("IncompleteBody", "IncompleteBody", 400),
             SqsError::Internal(_) => INTERNAL,
+            SqsError::BodyBudgetExhausted => UNAVAILABLE,
         }
     }
 
     /// The message sent to the client. Internal failures get a generic text
     /// (details go to the log).
     pub fn client_message(&self) -> String {
-        if self.code().sender_fault {
-            self.to_string()
-        } else {
-            "We encountered an internal error. Please try again.".into()
+        match self {
+            _ if self.code().sender_fault => self.to_string(),
+            SqsError::BodyBudgetExhausted => self.to_string(),
+            _ => "We encountered an internal error. Please try again.".into(),
         }
     }
 
@@ -331,10 +343,16 @@ mod tests {
                 400,
             ),
             (
-                EngineError::Storage(storage::StorageError::Poisoned("disk".into())).into(),
+                EngineError::Storage(storage::StorageError::Closed).into(),
                 "InternalFailure",
                 "InternalFailure",
                 500,
+            ),
+            (
+                SqsError::BodyBudgetExhausted,
+                "ServiceUnavailable",
+                "ServiceUnavailable",
+                503,
             ),
             (
                 AuthError::SignatureDoesNotMatch.into(),
@@ -388,7 +406,7 @@ mod tests {
 
     #[tokio::test]
     async fn internal_errors_hide_details_and_blame_the_receiver() {
-        let err = SqsError::from(EngineError::Storage(storage::StorageError::Poisoned(
+        let err = SqsError::from(EngineError::Storage(storage::StorageError::Index(
             "secret path".into(),
         )));
         let r = err.render(Protocol::Query, "rid-2");

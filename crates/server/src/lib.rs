@@ -9,6 +9,7 @@
 
 mod actions;
 pub mod auth;
+mod body_budget;
 pub mod config;
 pub mod error;
 mod handler;
@@ -52,6 +53,8 @@ struct StateInner {
     auth: auth::AuthConfig,
     public_base_url: Option<String>,
     limits: LimitsConfig,
+    /// Request bodies being read or processed, across all connections.
+    body_budget: body_budget::BodyBudget,
     /// The bound API address, for queue URLs when a request has no Host.
     listen: String,
     ready: AtomicBool,
@@ -67,6 +70,10 @@ impl AppState {
                 auth: config.auth.clone(),
                 public_base_url: config.public_base_url.clone(),
                 limits: config.limits.clone(),
+                body_budget: body_budget::BodyBudget::new(
+                    config.limits.request_body_budget_bytes,
+                    Duration::from_millis(config.limits.request_body_budget_wait_ms),
+                ),
                 listen: listen.to_string(),
                 ready: AtomicBool::new(true),
             }),
