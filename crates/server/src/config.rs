@@ -372,6 +372,26 @@ impl Config {
                 self.listen
             )));
         }
+        self.check_metrics_exposure()
+    }
+
+    /// The metrics listener shows queue names and account ids: without
+    /// credentials it binds only loopback addresses, like the API, unless
+    /// `auth.allow_anonymous`.
+    fn check_metrics_exposure(&self) -> Result<(), ConfigError> {
+        let exposed = self
+            .metrics
+            .listen
+            .parse::<SocketAddr>()
+            .is_ok_and(|addr| !addr.ip().is_loopback());
+        if exposed && self.auth.credentials.is_empty() && !self.auth.allow_anonymous {
+            return Err(ConfigError::Invalid(format!(
+                "refusing to serve metrics on {} without credentials: it exposes queue names \
+                 and account ids; use a loopback address, configure [[auth.credentials]] or set \
+                 auth.allow_anonymous = true (--allow-anonymous)",
+                self.metrics.listen
+            )));
+        }
         Ok(())
     }
 }
@@ -547,6 +567,43 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("segment_size_bytes"), "{err}");
+    }
+
+    #[test]
+    fn metrics_on_a_non_loopback_address_need_credentials_or_allow_anonymous() {
+        let exposed = Overrides {
+            metrics_listen: Some("0.0.0.0:9325".into()),
+            ..Overrides::default()
+        };
+        let err = Config::load(None, env(&[]), &exposed).unwrap_err();
+        assert!(err.to_string().contains("metrics on 0.0.0.0:9325"), "{err}");
+        assert!(Config::load(
+            None,
+            env(&[("STOWAGE_METRICS_LISTEN", "[::]:9325")]),
+            &Overrides::default()
+        )
+        .is_err());
+        for ok in ["127.0.0.1:9325", "[::1]:1", ""] {
+            let o = Overrides {
+                metrics_listen: Some(ok.into()),
+                ..Overrides::default()
+            };
+            assert!(Config::load(None, env(&[]), &o).is_ok(), "{ok}");
+        }
+        let anonymous = Overrides {
+            allow_anonymous: true,
+            ..exposed.clone()
+        };
+        assert!(Config::load(None, env(&[]), &anonymous).is_ok());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(
+            &path,
+            "[metrics]\nlisten = \"0.0.0.0:9325\"\n[[auth.credentials]]\naccess_key_id = \"AK\"\n\
+             secret_access_key = \"s\"\naccount_id = \"123456789012\"\n",
+        )
+        .unwrap();
+        assert!(Config::load(Some(&path), env(&[]), &Overrides::default()).is_ok());
     }
 
     #[test]
