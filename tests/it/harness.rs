@@ -29,6 +29,9 @@ pub(crate) struct ServerOptions {
     pub(crate) extra_args: Vec<String>,
     /// Extra environment variables.
     pub(crate) env: Vec<(String, String)>,
+    /// A command the binary runs under (program and its arguments, e.g. `nsenter …`; the
+    /// binary's path and arguments follow); empty: the binary runs directly.
+    pub(crate) launcher: Vec<String>,
 }
 
 impl Default for ServerOptions {
@@ -37,6 +40,7 @@ impl Default for ServerOptions {
             durability: "never",
             extra_args: Vec::new(),
             env: Vec::new(),
+            launcher: Vec::new(),
         }
     }
 }
@@ -83,12 +87,19 @@ impl TestServer {
 
     /// Starts the server in a fresh temporary data directory and waits until it is listening.
     pub(crate) fn start(opts: ServerOptions) -> Self {
+        Self::start_with(|_| opts)
+    }
+
+    /// [`TestServer::start`] with options made once the (empty) data directory exists, so
+    /// they can depend on it (e.g. a file system mounted there).
+    pub(crate) fn start_with(opts: impl FnOnce(&Path) -> ServerOptions) -> Self {
         let root = tempfile::Builder::new()
             .prefix("stowage-it-")
             .tempdir()
             .expect("create temp dir");
         std::fs::create_dir_all(root.path().join("data")).expect("create data dir");
         std::fs::create_dir_all(root.path().join("logs")).expect("create logs dir");
+        let opts = opts(&root.path().join("data"));
         let mut server = Self {
             child: None,
             opts,
@@ -174,7 +185,14 @@ impl TestServer {
         );
         self.starts += 1;
         let log = std::fs::File::create(self.log_path(self.starts)).expect("create log file");
-        let mut cmd = Command::new(&bin);
+        let mut cmd = match self.opts.launcher.split_first() {
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(&bin);
+                cmd
+            }
+            None => Command::new(&bin),
+        };
         // No separate metrics listener unless a test asks for one: its default fixed port
         // would collide between parallel test servers.
         if !self

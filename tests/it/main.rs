@@ -16,6 +16,7 @@ mod batches;
 mod common;
 mod dead_letter;
 mod fifo;
+mod full_disk;
 mod harness;
 mod long_poll;
 mod messages;

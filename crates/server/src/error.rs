@@ -7,6 +7,7 @@
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use engine::EngineError;
+use storage::StorageError;
 
 use crate::auth::AuthError;
 use crate::protocol::{json, query, Protocol};
@@ -95,13 +96,63 @@ const INTERNAL: ErrorCode = ErrorCode {
     sender_fault: false,
 };
 
-/// Temporarily unable to serve (overload): SDKs retry a 503.
+/// Temporarily unable to serve (full disk, poisoned log, overload): SDKs
+/// retry a 503.
 const UNAVAILABLE: ErrorCode = ErrorCode {
     shape: "ServiceUnavailable",
     legacy: "ServiceUnavailable",
     status: StatusCode::SERVICE_UNAVAILABLE,
     sender_fault: false,
 };
+
+/// The SQS code of a storage failure: the log refusing writes (poisoned by a
+/// failed write or fsync, or a write that found the disk full) is 503;
+/// anything else is a 500.
+fn storage_code(e: &StorageError) -> ErrorCode {
+    match e {
+        StorageError::Poisoned(_) => UNAVAILABLE,
+        StorageError::Io { source, .. } if is_disk_full(source) => UNAVAILABLE,
+        StorageError::Io { .. }
+        | StorageError::Corruption { .. }
+        | StorageError::ForeignFile(_)
+        | StorageError::UnsupportedVersion { .. }
+        | StorageError::Locked(_)
+        | StorageError::Codec(_)
+        | StorageError::BadPosition { .. }
+        | StorageError::Index(_)
+        | StorageError::Closed => INTERNAL,
+    }
+}
+
+/// ENOSPC or EDQUOT.
+fn is_disk_full(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull || e.kind() == std::io::ErrorKind::QuotaExceeded
+}
+
+/// Why the log refuses writes, in words for the client (the full reason, with
+/// file paths, goes to the log): a poisoned log keeps the text of the I/O
+/// error that poisoned it.
+fn storage_unavailable_message(e: &StorageError) -> String {
+    let disk_full = match e {
+        StorageError::Io { source, .. } => is_disk_full(source),
+        StorageError::Poisoned(reason) => {
+            reason.contains("No space left on device")
+                || reason.contains("Disk quota exceeded")
+                || reason.contains("os error 28)")
+                || reason.contains("os error 122)")
+        }
+        _ => false,
+    };
+    let cause = if disk_full {
+        "the disk holding its data directory is full"
+    } else {
+        "a write or fsync of its log failed"
+    };
+    format!(
+        "Service unavailable: the server cannot store changes because {cause}; \
+         requests that only read still work. Retry later."
+    )
+}
 
 /// The SQS code of an engine error.
 pub fn engine_code(e: &EngineError) -> ErrorCode {
@@ -185,7 +236,7 @@ pub fn engine_code(e: &EngineError) -> ErrorCode {
             400,
         ),
         EngineError::AccessDenied(_) => client("AccessDenied", "AccessDenied", 403),
-        EngineError::Storage(_) => INTERNAL,
+        EngineError::Storage(e) => storage_code(e),
     }
 }
 
@@ -252,6 +303,9 @@ impl SqsError {
     pub fn client_message(&self) -> String {
         match self {
             _ if self.code().sender_fault => self.to_string(),
+            SqsError::Engine(EngineError::Storage(e)) if self.code() == UNAVAILABLE => {
+                storage_unavailable_message(e)
+            }
             SqsError::BodyBudgetExhausted => self.to_string(),
             _ => "We encountered an internal error. Please try again.".into(),
         }
@@ -343,6 +397,12 @@ mod tests {
                 400,
             ),
             (
+                EngineError::Storage(storage::StorageError::Poisoned("disk".into())).into(),
+                "ServiceUnavailable",
+                "ServiceUnavailable",
+                503,
+            ),
+            (
                 EngineError::Storage(storage::StorageError::Closed).into(),
                 "InternalFailure",
                 "InternalFailure",
@@ -402,6 +462,40 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["__type"], "com.amazonaws.sqs#QueueDoesNotExist");
         assert_eq!(v["message"], "The specified queue does not exist.");
+    }
+
+    #[tokio::test]
+    async fn a_log_that_refuses_writes_is_a_503_naming_the_cause_but_no_path() {
+        let full = std::io::Error::from_raw_os_error(28);
+        let poisoned = SqsError::from(EngineError::Storage(StorageError::Poisoned(
+            StorageError::Io {
+                path: "/secret/wal/00000000000000000001.wal".into(),
+                source: full,
+            }
+            .to_string(),
+        )));
+        let message = poisoned.client_message();
+        assert!(message.contains("disk"), "{message}");
+        assert!(message.contains("full"), "{message}");
+        assert!(!message.contains("secret"), "{message}");
+        let r = poisoned.render(Protocol::Json, "rid");
+        assert_eq!(r.status(), 503);
+        assert_eq!(
+            r.headers()["x-amzn-query-error"],
+            "ServiceUnavailable;Receiver"
+        );
+        let other = SqsError::from(EngineError::Storage(StorageError::Poisoned(
+            "I/O error on /secret: Input/output error (os error 5)".into(),
+        )));
+        let message = other.client_message();
+        assert!(message.contains("write or fsync"), "{message}");
+        assert!(!message.contains("secret"), "{message}");
+        let direct = SqsError::from(EngineError::Storage(StorageError::Io {
+            path: "/secret".into(),
+            source: std::io::Error::from_raw_os_error(28),
+        }));
+        assert_eq!(direct.code().status, 503);
+        assert!(direct.client_message().contains("full"));
     }
 
     #[tokio::test]

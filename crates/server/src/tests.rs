@@ -6,6 +6,7 @@ mod bad_input;
 mod json;
 mod lifecycle;
 mod query;
+mod unavailable;
 mod xml_safety;
 
 use axum::body::Body;
