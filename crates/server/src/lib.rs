@@ -113,6 +113,11 @@ pub enum StartError {
     /// The engine could not rebuild its state.
     #[error("cannot start the engine: {0}")]
     Engine(#[from] EngineError),
+    /// The data directory path names something that is not a directory.
+    #[error(
+        "data directory {0} is not a directory (it is a file); point --data-dir at a directory"
+    )]
+    DataDirNotADirectory(std::path::PathBuf),
     /// A listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -180,6 +185,9 @@ impl RunningServer {
 /// (and metrics) listener and serves in the background.
 pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     config.validate()?;
+    if std::fs::metadata(&config.data_dir).is_ok_and(|m| !m.is_dir()) {
+        return Err(StartError::DataDirNotADirectory(config.data_dir.clone()));
+    }
     std::fs::create_dir_all(&config.data_dir).map_err(|source| {
         StartError::Storage(StorageError::Io {
             path: config.data_dir.clone(),
