@@ -167,7 +167,7 @@ async fn a_full_disk_is_503_for_writes_while_reads_work_and_a_restart_recovers()
 
     // Actions that write nothing keep working.
     let listed = client.list_queues().send().await.expect("ListQueues");
-    assert_eq!(listed.queue_urls(), [url.clone()]);
+    assert_eq!(listed.queue_urls(), std::slice::from_ref(&url));
     let got = client
         .get_queue_url()
         .queue_name("filling")
