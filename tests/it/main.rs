@@ -18,6 +18,7 @@ mod dead_letter;
 mod fifo;
 mod full_disk;
 mod harness;
+mod http2;
 mod long_poll;
 mod messages;
 mod metrics;

@@ -105,8 +105,9 @@ pub struct LimitsConfig {
     pub header_read_timeout_ms: u64,
     /// Time allowed for a client to send the whole body. Default: 30000.
     pub body_read_timeout_ms: u64,
-    /// A connection with no bytes moving and no request in progress for
-    /// this long is closed. Must exceed 20 s long polls. Default: 75000.
+    /// A connection with no request in progress for this long is closed,
+    /// whatever bytes or frames arrive meanwhile (HTTP/2 PINGs and SETTINGS
+    /// are not activity). A long poll is a request in progress. Default: 75000.
     pub idle_timeout_ms: u64,
     /// Bytes of request bodies that may be read or processed at once, across
     /// all connections (a request holds its body's size from before the
@@ -337,11 +338,6 @@ impl Config {
             if value == 0 {
                 return Err(ConfigError::Invalid(format!("{key} must be at least 1")));
             }
-        }
-        if l.idle_timeout_ms <= 20_000 {
-            return Err(ConfigError::Invalid(
-                "limits.idle_timeout_ms must exceed 20000 (the longest long poll)".into(),
-            ));
         }
         if l.request_body_budget_bytes < l.max_request_bytes {
             return Err(ConfigError::Invalid(format!(
