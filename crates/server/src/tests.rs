@@ -3,6 +3,7 @@
 //! directory, and a few through a real listener started with [`crate::start`].
 
 mod bad_input;
+mod fuzz;
 mod json;
 mod lifecycle;
 mod query;
