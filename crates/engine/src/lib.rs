@@ -39,6 +39,7 @@ mod tests;
 
 pub use admin::{PeekState, PeekedMessage};
 pub use api::*;
+pub use attributes::READ_ONLY as READ_ONLY_QUEUE_ATTRIBUTES;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::EngineConfig;
 pub use error::EngineError;

@@ -76,14 +76,13 @@ fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), EngineError> {
     Ok(())
 }
 
-/// CreateQueue.
-pub(crate) async fn create(
-    shared: &Shared,
-    caller: &Caller,
+/// CreateQueue's checks of its own input (name, attributes, tags; not the
+/// dead-letter target): whether the queue is FIFO, and the attributes to store.
+pub(crate) fn check_create(
     name: &str,
-    given: BTreeMap<String, String>,
-    tags: BTreeMap<String, String>,
-) -> Result<QueueRef, EngineError> {
+    given: &BTreeMap<String, String>,
+    tags: &BTreeMap<String, String>,
+) -> Result<(bool, BTreeMap<String, String>), EngineError> {
     validate::queue_name(name)?;
     let fifo = name.ends_with(".fifo");
     let fifo_attr = given
@@ -96,9 +95,21 @@ pub(crate) async fn create(
         ));
     }
     let mut stored = BTreeMap::new();
-    attributes::merge(&mut stored, attributes::normalize(&given, fifo, true)?);
+    attributes::merge(&mut stored, attributes::normalize(given, fifo, true)?);
     attributes::check_combination(&stored)?;
-    validate_tags(&tags)?;
+    validate_tags(tags)?;
+    Ok((fifo, stored))
+}
+
+/// CreateQueue.
+pub(crate) async fn create(
+    shared: &Shared,
+    caller: &Caller,
+    name: &str,
+    given: BTreeMap<String, String>,
+    tags: BTreeMap<String, String>,
+) -> Result<QueueRef, EngineError> {
+    let (fifo, mut stored) = check_create(name, &given, &tags)?;
     let arn = format!(
         "arn:aws:sqs:{}:{}:{}",
         shared.config.region, caller.account, name
@@ -121,10 +132,11 @@ pub(crate) async fn create(
             Some(attribute) => Err(EngineError::QueueNameExists(attribute)),
         };
     }
-    if shared
-        .registry
-        .deleted_at(&caller.account, name)
-        .is_some_and(|at| now < at + QUEUE_DELETED_RECENTLY_MS)
+    if shared.config.strict_timing
+        && shared
+            .registry
+            .deleted_at(&caller.account, name)
+            .is_some_and(|at| now < at + QUEUE_DELETED_RECENTLY_MS)
     {
         return Err(EngineError::QueueDeletedRecently);
     }
@@ -332,9 +344,10 @@ pub(crate) async fn purge(
         if inner.deleted {
             return Err(EngineError::QueueDoesNotExist);
         }
-        if inner
-            .last_purge_ms
-            .is_some_and(|at| now < at + PURGE_INTERVAL_MS)
+        if shared.config.strict_timing
+            && inner
+                .last_purge_ms
+                .is_some_and(|at| now < at + PURGE_INTERVAL_MS)
         {
             return Err(EngineError::PurgeQueueInProgress(
                 queue.reference.name.clone(),
