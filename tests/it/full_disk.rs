@@ -210,17 +210,14 @@ async fn a_full_disk_is_503_for_writes_while_reads_work_and_a_restart_recovers()
     server.restart();
     let client = server.client();
     let url = server.queue_url("filling");
-    let attributes = client
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .send()
-        .await
-        .expect("GetQueueAttributes after restart");
-    let count = attributes
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
-        .and_then(|n| n.parse::<u64>().ok());
+    let count = queue_attr(
+        &client,
+        &url,
+        QueueAttributeName::ApproximateNumberOfMessages,
+    )
+    .await
+    .parse::<u64>()
+    .ok();
     assert_eq!(
         count,
         Some(acknowledged),

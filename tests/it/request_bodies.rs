@@ -10,6 +10,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::auth::{signed_server, KEY_A};
+use crate::common::amz_date;
 use crate::harness::{parse_response, RawResponse, ServerOptions, TestServer};
 
 const MIB: u64 = 1024 * 1024;
@@ -55,29 +56,6 @@ impl PeakRss {
     fn growth(&self) -> u64 {
         status_bytes(self.pid, "VmHWM:").saturating_sub(self.start)
     }
-}
-
-/// `YYYYMMDD` and `YYYYMMDDTHHMMSSZ` of a Unix time (civil-from-days, proleptic Gregorian).
-fn amz_date(unix_secs: u64) -> (String, String) {
-    let days = i64::try_from(unix_secs / 86_400).expect("days fit");
-    let secs = unix_secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let date = format!("{year:04}{month:02}{day:02}");
-    let stamp = format!(
-        "{date}T{:02}{:02}{:02}Z",
-        secs / 3_600,
-        secs / 60 % 60,
-        secs % 60
-    );
-    (date, stamp)
 }
 
 /// The head of a JSON SendMessage declaring a `BODY_BYTES` body, with extra header lines.
@@ -200,8 +178,9 @@ fn unauthenticated_requests_are_refused_before_their_body_is_read() {
         .duration_since(UNIX_EPOCH)
         .expect("clock")
         .as_secs();
-    let (today, stamp) = amz_date(now);
-    let (old_day, old_stamp) = amz_date(now - 86_400);
+    let stamp = amz_date(now);
+    let old_stamp = amz_date(now - 86_400);
+    let (today, old_day) = (&stamp[..8], &old_stamp[..8]);
     let zeros = "0".repeat(64);
     let authorization = |key: &str, day: &str| {
         format!(
@@ -220,7 +199,7 @@ fn unauthenticated_requests_are_refused_before_their_body_is_read() {
         (
             "expired",
             vec![
-                authorization(KEY_A, &old_day),
+                authorization(KEY_A, old_day),
                 format!("X-Amz-Date: {old_stamp}"),
             ],
             400,
@@ -229,7 +208,7 @@ fn unauthenticated_requests_are_refused_before_their_body_is_read() {
         (
             "unknown key",
             vec![
-                authorization("AKIANOSUCHKEY0000000", &today),
+                authorization("AKIANOSUCHKEY0000000", today),
                 format!("X-Amz-Date: {stamp}"),
             ],
             403,

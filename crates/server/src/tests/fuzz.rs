@@ -495,21 +495,24 @@ fn query_requests_of_every_action() {
     reached.assert_most();
 }
 
+/// Typed access to every member, as every type: never panics, whatever the input.
+fn read_every_member(params: Params<'_>) {
+    for name in MEMBERS {
+        let _ = params.str(name);
+        let _ = params.int(name);
+        let _ = params.str_list(name, name);
+        let _ = params.str_map(name, name, "Name");
+        let _ = params.attribute_map(name, name);
+        let _ = params.entries(name, name);
+    }
+}
+
 proptest! {
     #[test]
     fn json_decoder(body in json_body()) {
         if let Ok(map) = json::decode(&body) {
             prop_assert!(map.len() <= body.len());
-            // Typed access never panics, whatever the member types.
-            let params = Params::Json(&map);
-            for name in MEMBERS {
-                let _ = params.str(name);
-                let _ = params.int(name);
-                let _ = params.str_list(name, name);
-                let _ = params.str_map(name, name, "Name");
-                let _ = params.attribute_map(name, name);
-                let _ = params.entries(name, name);
-            }
+            read_every_member(Params::Json(&map));
         }
     }
 
@@ -519,15 +522,7 @@ proptest! {
             let decoded: usize = pairs.iter().map(|(k, v)| k.len() + v.len()).sum();
             prop_assert!(decoded <= form.len());
             let tree = query::tree(pairs);
-            let params = Params::Query(&tree);
-            for name in MEMBERS {
-                let _ = params.str(name);
-                let _ = params.int(name);
-                let _ = params.str_list(name, name);
-                let _ = params.str_map(name, name, "Name");
-                let _ = params.attribute_map(name, name);
-                let _ = params.entries(name, name);
-            }
+            read_every_member(Params::Query(&tree));
         }
     }
 

@@ -10,27 +10,7 @@ use axum::http::Request;
 use serde_json::json;
 use storage::io::{FaultOp, FaultyFs};
 
-use super::{test_config, Reply, TestApp};
-use crate::AppState;
-
-async fn app_on(fs: &FaultyFs) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let config = test_config(dir.path());
-    let (storage, _) =
-        storage::Storage::open_with_fs(dir.path(), &config.storage, Arc::new(fs.clone())).unwrap();
-    let engine = engine::Engine::open(
-        storage,
-        Arc::new(engine::SystemClock),
-        config.engine.clone(),
-    )
-    .await
-    .unwrap();
-    let state = AppState::new(engine, &config, "127.0.0.1:9324".parse().unwrap());
-    TestApp {
-        app: crate::router(state),
-        _dir: dir,
-    }
-}
+use super::{Reply, TestApp};
 
 async fn health(t: &TestApp, which: &str) -> Reply {
     t.send(
@@ -60,7 +40,7 @@ fn assert_unavailable(r: &Reply, what: &str) {
 #[tokio::test]
 async fn a_poisoned_log_is_503_for_writes_and_liveness_but_reads_keep_working() {
     let fs = FaultyFs::new();
-    let t = app_on(&fs).await;
+    let t = TestApp::with_fs(Arc::new(fs.clone())).await;
     let url = t.create("q").await;
     let r = t
         .json("TagQueue", json!({"QueueUrl": url, "Tags": {"team": "a"}}))
