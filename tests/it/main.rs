@@ -14,6 +14,7 @@ mod auth;
 mod aws_cli;
 mod batches;
 mod common;
+mod compaction;
 mod dead_letter;
 mod declared;
 mod deploy;
