@@ -114,6 +114,9 @@ fn storage_code(e: &StorageError) -> ErrorCode {
         StorageError::Io { source, .. } if is_disk_full(source) => UNAVAILABLE,
         StorageError::Io { .. }
         | StorageError::Corruption { .. }
+        | StorageError::CorruptFrame { .. }
+        | StorageError::MissingSegments { .. }
+        | StorageError::ManifestMissing(_)
         | StorageError::ForeignFile(_)
         | StorageError::UnsupportedVersion { .. }
         | StorageError::Locked(_)
