@@ -97,15 +97,17 @@ async fn signatures_and_account_isolation() {
     // B does not see A's queue and cannot use it.
     let listed = b.list_queues().send().await.unwrap();
     assert!(listed.queue_urls().is_empty(), "{listed:?}");
-    let res = b
-        .send_message()
-        .queue_url(&url)
-        .message_body("x")
-        .send()
-        .await;
-    assert!(
-        res.is_err(),
-        "account B sent to A's queue without permission"
+    // Refused as SQS refuses it: no model shape, so the JSON type is
+    // `AccessDeniedException` and the short code rides in x-amzn-query-error.
+    assert_sqs_error(
+        b.send_message()
+            .queue_url(&url)
+            .message_body("x")
+            .send()
+            .await,
+        403,
+        "AccessDeniedException",
+        "AccessDenied",
     );
     let res = b.receive_message().queue_url(&url).send().await;
     assert!(
@@ -136,6 +138,18 @@ async fn signatures_and_account_isolation() {
     assert!(res.is_err(), "ReceiveMessage was not granted to B");
     let got = receive_n(&a, &url, 2, std::time::Duration::from_secs(5)).await;
     assert_eq!(got.len(), 2);
+    // SenderId is the sender's principal id (its account), never its access key id.
+    for m in &got {
+        let want = match m.body() {
+            Some("from b") => ACCOUNT_B,
+            _ => ACCOUNT_A,
+        };
+        assert_eq!(
+            sys_attr(m, aws_sdk_sqs::types::MessageSystemAttributeName::SenderId),
+            Some(want),
+            "{m:?}"
+        );
+    }
 
     // Revoked again.
     a.remove_permission()

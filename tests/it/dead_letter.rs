@@ -30,19 +30,21 @@ async fn receive_until_gone(client: &Client, url: &str) -> usize {
     panic!("messages never moved to the dead-letter queue ({deliveries} deliveries)");
 }
 
-async fn wait_for_count(client: &Client, url: &str, want: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let n = queue_attr(client, url, A::ApproximateNumberOfMessages).await;
-        if n == want {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "queue {url} has {n} messages, want {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// A dead-letter queue `<name>-dlq` and a source `<name>-src` redriving to it
+/// after `max_receives`: (dlq url, dlq arn, source url).
+async fn redrive_pair(client: &Client, name: &str, max_receives: u32) -> (String, String, String) {
+    let dlq = create_queue(client, &format!("{name}-dlq")).await;
+    let dlq_arn = queue_arn(client, &dlq).await;
+    let policy =
+        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives})
+            .to_string();
+    let src = create_queue_with(
+        client,
+        &format!("{name}-src"),
+        &[(A::RedrivePolicy, policy.as_str())],
+    )
+    .await;
+    (dlq, dlq_arn, src)
 }
 
 #[tokio::test]
@@ -78,7 +80,7 @@ async fn max_receive_count_moves_to_dlq_and_move_task_brings_back() {
     };
     // Each message is delivered exactly maxReceiveCount = 2 times, then moved.
     assert_eq!(receive_until_gone(&client, &src).await, 6);
-    wait_for_count(&client, &dlq, "3").await;
+    wait_for_visible(&client, &dlq, "3").await;
     assert_eq!(
         queue_attr(&client, &src, A::ApproximateNumberOfMessages).await,
         "0"
@@ -139,8 +141,8 @@ async fn max_receive_count_moves_to_dlq_and_move_task_brings_back() {
         .expect("TaskHandle")
         .to_string();
     assert!(!handle.is_empty());
-    wait_for_count(&client, &src, "3").await;
-    wait_for_count(&client, &dlq, "0").await;
+    wait_for_visible(&client, &src, "3").await;
+    wait_for_visible(&client, &dlq, "0").await;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let tasks = client
@@ -175,11 +177,7 @@ async fn max_receive_count_moves_to_dlq_and_move_task_brings_back() {
 async fn move_task_cancel_and_errors() {
     let server = TestServer::start_default();
     let client = server.client();
-    let dlq = create_queue(&client, "c-dlq").await;
-    let dlq_arn = queue_arn(&client, &dlq).await;
-    let policy =
-        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1}).to_string();
-    let src = create_queue_with(&client, "c-src", &[(A::RedrivePolicy, policy.as_str())]).await;
+    let (dlq, dlq_arn, src) = redrive_pair(&client, "c", 1).await;
     for i in 0..10 {
         client
             .send_message()
@@ -190,7 +188,7 @@ async fn move_task_cancel_and_errors() {
             .unwrap();
     }
     receive_until_gone(&client, &src).await;
-    wait_for_count(&client, &dlq, "10").await;
+    wait_for_visible(&client, &dlq, "10").await;
 
     // Slow task (1 msg/s), cancelled right away.
     let handle = client
@@ -203,18 +201,29 @@ async fn move_task_cancel_and_errors() {
         .task_handle()
         .unwrap()
         .to_string();
+    // SQS's handle: base64 of {"taskId": <uuid>, "sourceArn": <arn>}.
+    let decoded: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &handle)
+            .expect("base64 handle"),
+    )
+    .expect("JSON handle");
+    assert_eq!(decoded["sourceArn"], dlq_arn.as_str(), "{decoded}");
+    assert!(decoded["taskId"].is_string(), "{decoded}");
     // Only one active task per source.
-    assert_client_error(
+    let info = assert_sqs_error(
         client
             .start_message_move_task()
             .source_arn(&dlq_arn)
             .send()
             .await,
-        &[
-            "InvalidParameterValue",
-            "UnsupportedOperation",
-            "ResourceNotFoundException",
-        ],
+        400,
+        "InvalidParameterValueException",
+        "InvalidParameterValue",
+    );
+    assert!(
+        info.message.as_deref().is_some_and(|m| m
+            .ends_with("Only one active task is allowed for a source queue arn at a given time.")),
+        "{info:?}"
     );
     let cancelled = client
         .cancel_message_move_task()
@@ -263,11 +272,30 @@ async fn move_task_cancel_and_errors() {
         "a 1 msg/s task cancelled at once must not have moved everything"
     );
 
-    // Errors: unknown handle, unknown source, rate above 500.
-    assert_sqs_error(
+    // Errors: a handle that does not decode, a handle of no task, unknown
+    // source, rate above 500.
+    let info = assert_sqs_error(
         client
             .cancel_message_move_task()
             .task_handle("no-such-task")
+            .send()
+            .await,
+        400,
+        "InvalidParameterValueException",
+        "InvalidParameterValue",
+    );
+    assert_eq!(
+        info.message.as_deref(),
+        Some("Value for parameter TaskHandle is invalid.")
+    );
+    let unknown = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!(r#"{{"taskId":"00000000-0000-0000-0000-000000000000","sourceArn":"{dlq_arn}"}}"#),
+    );
+    assert_sqs_error(
+        client
+            .cancel_message_move_task()
+            .task_handle(unknown)
             .send()
             .await,
         404,
@@ -283,7 +311,7 @@ async fn move_task_cancel_and_errors() {
         &[
             "ResourceNotFoundException",
             "QueueDoesNotExist",
-            "InvalidParameterValue",
+            "InvalidParameterValueException",
         ],
     );
     assert_client_error(
@@ -293,7 +321,7 @@ async fn move_task_cancel_and_errors() {
             .max_number_of_messages_per_second(501)
             .send()
             .await,
-        &["InvalidParameterValue"],
+        &["InvalidParameterValueException"],
     );
 }
 
@@ -313,7 +341,7 @@ async fn redrive_policy_validation() {
             .attributes(A::RedrivePolicy, policy)
             .send()
             .await,
-        &["InvalidParameterValue", "InvalidAttributeValue"],
+        &["InvalidParameterValueException", "InvalidAttributeValue"],
     );
     // Not JSON.
     assert_client_error(
@@ -323,7 +351,7 @@ async fn redrive_policy_validation() {
             .attributes(A::RedrivePolicy, "{not json")
             .send()
             .await,
-        &["InvalidParameterValue", "InvalidAttributeValue"],
+        &["InvalidParameterValueException", "InvalidAttributeValue"],
     );
 }
 
@@ -331,11 +359,7 @@ async fn redrive_policy_validation() {
 async fn redrive_policy_removal_and_redrive_allow_policy() {
     let server = TestServer::start_default();
     let client = server.client();
-    let dlq = create_queue(&client, "r-dlq").await;
-    let dlq_arn = queue_arn(&client, &dlq).await;
-    let policy =
-        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}).to_string();
-    let src = create_queue_with(&client, "r-src", &[(A::RedrivePolicy, policy.as_str())]).await;
+    let (dlq, _, src) = redrive_pair(&client, "r", 3).await;
     let listed = client
         .list_dead_letter_source_queues()
         .queue_url(&dlq)
@@ -391,7 +415,7 @@ async fn redrive_policy_removal_and_redrive_allow_policy() {
             .attributes(A::RedrivePolicy, policy)
             .send()
             .await,
-        &["InvalidParameterValue", "InvalidAttributeValue"],
+        &["InvalidParameterValueException", "InvalidAttributeValue"],
     );
     // A policy naming a queue that does not exist is refused.
     let ghost = serde_json::json!({
@@ -407,9 +431,70 @@ async fn redrive_policy_removal_and_redrive_allow_policy() {
             .send()
             .await,
         &[
-            "InvalidParameterValue",
+            "InvalidParameterValueException",
             "InvalidAttributeValue",
             "QueueDoesNotExist",
         ],
     );
+}
+
+/// A task whose destination queue was deleted fails with FailureReason
+/// `AWS.SimpleQueueService.NonExistentQueue`; a source that is no dead-letter
+/// queue is SQS's InvalidParameterValue.
+#[tokio::test]
+async fn move_task_failure_reason_and_non_dlq_source() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let (dlq, dlq_arn, src) = redrive_pair(&client, "f", 1).await;
+    let src_arn = queue_arn(&client, &src).await;
+    assert_sqs_error(
+        client
+            .start_message_move_task()
+            .source_arn(&src_arn)
+            .send()
+            .await,
+        400,
+        "InvalidParameterValueException",
+        "InvalidParameterValue",
+    );
+    for body in ["m0", "m1", "m2"] {
+        send_text(&client, &src, body).await;
+    }
+    receive_until_gone(&client, &src).await;
+    wait_for_visible(&client, &dlq, "3").await;
+    let doomed = create_queue(&client, "f-doomed").await;
+    let doomed_arn = queue_arn(&client, &doomed).await;
+    client
+        .start_message_move_task()
+        .source_arn(&dlq_arn)
+        .destination_arn(&doomed_arn)
+        .max_number_of_messages_per_second(1)
+        .send()
+        .await
+        .unwrap();
+    client
+        .delete_queue()
+        .queue_url(&doomed)
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let tasks = client
+            .list_message_move_tasks()
+            .source_arn(&dlq_arn)
+            .send()
+            .await
+            .unwrap();
+        let t = tasks.results().first().expect("the task is listed");
+        if t.status() == Some("FAILED") {
+            assert_eq!(
+                t.failure_reason(),
+                Some("AWS.SimpleQueueService.NonExistentQueue")
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "task never failed: {t:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -1,7 +1,18 @@
 //! DeleteMessage and ChangeMessageVisibility (single and batch), keyed by
-//! receipt handle. A handle from an earlier delivery never acts on a newer
-//! one: delete answers success without effect, visibility changes answer an
-//! error.
+//! receipt handle.
+//!
+//! Which handles act (invariant E1 in ARCHITECTURE.md): a handle names one
+//! delivery (queue, message, epoch). Only the handle of the message's latest
+//! delivery acts; a handle from an earlier delivery never deletes, hides or
+//! extends the message, because since then it was delivered to someone else.
+//!
+//! | handle | DeleteMessage | ChangeMessageVisibility |
+//! |---|---|---|
+//! | latest delivery, in flight | deletes | new timeout |
+//! | latest delivery, timeout expired, not received since | standard: deletes; FIFO: `InvalidParameterValue` (expired) | new timeout (hidden again) |
+//! | earlier delivery (received again since) | standard: success, no effect; FIFO: `InvalidParameterValue` (expired) | success, no effect |
+//! | message gone (deleted, expired, purged, moved) | success, no effect | `InvalidParameterValue` (does not exist) |
+//! | forged, garbled, other queue | `ReceiptHandleIsInvalid` | `ReceiptHandleIsInvalid` |
 
 use storage::{Append, Record, RecordPos};
 
@@ -27,8 +38,16 @@ enum Deleted {
     NoEffect,
 }
 
+/// `InvalidParameterValue` for a handle whose delivery is over.
+fn expired(handle: &str) -> EngineError {
+    EngineError::InvalidParameterValue(format!(
+        "Value {handle} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired."
+    ))
+}
+
 fn delete_locked(
     queue_id: u64,
+    fifo: bool,
     inner: &mut QueueInner,
     handle: &str,
     now: u64,
@@ -37,11 +56,17 @@ fn delete_locked(
     let Some(slot) = inner.messages.slot_of(&receipt.message_id) else {
         return Ok(Deleted::NoEffect);
     };
-    let current = inner
-        .messages
-        .get(slot)
-        .is_some_and(|m| m.epoch == receipt.epoch);
-    if !current {
+    let Some(msg) = inner.messages.get(slot) else {
+        return Ok(Deleted::NoEffect);
+    };
+    let latest = msg.epoch == receipt.epoch;
+    // FIFO refuses any handle whose visibility timeout is over (its group
+    // may already be served past it); a standard queue still deletes with
+    // the latest delivery's handle, and ignores older ones.
+    if fifo && !(latest && msg.in_flight()) {
+        return Err(expired(handle));
+    }
+    if !latest {
         return Ok(Deleted::NoEffect);
     }
     let Some(msg) = inner.messages.remove(slot) else {
@@ -115,11 +140,14 @@ async fn delete(
             return Err(EngineError::QueueDoesNotExist);
         }
         let now = shared.now();
+        // Expire due visibility timeouts first: whether a FIFO handle has
+        // expired depends on it.
+        crate::timers::run_due_locked(shared, &queue, &mut inner, now);
         let mut records = Vec::new();
         let mut release = Vec::new();
         let mut ended = Vec::new();
         for entry in entries {
-            match delete_locked(queue.id, &mut inner, &entry.receipt_handle, now) {
+            match delete_locked(queue.id, queue.fifo, &mut inner, &entry.receipt_handle, now) {
                 Ok(Deleted::Removed(record, positions, pos)) => {
                     records.push(*record);
                     release.extend(positions);
@@ -154,13 +182,17 @@ async fn delete(
     Ok(BatchResult { successful, failed })
 }
 
+/// A visibility change to log: the record, the state record it replaces,
+/// and the message's slot.
+type Changed = (Record, Option<RecordPos>, u32);
+
 fn change_locked(
     queue_id: u64,
     inner: &mut QueueInner,
     handle: &str,
     timeout: Option<i64>,
     now: u64,
-) -> Result<(Record, Option<RecordPos>, u32), EngineError> {
+) -> Result<Option<Changed>, EngineError> {
     let timeout = validate::int_range(
         "VisibilityTimeout",
         timeout.unwrap_or(0),
@@ -168,42 +200,50 @@ fn change_locked(
         VISIBILITY_TIMEOUT_MAX_SECONDS,
     )?;
     let receipt = decode(inner, queue_id, handle)?;
-    let Some(slot) = inner.messages.slot_of(&receipt.message_id) else {
-        return Err(EngineError::MessageNotInflight);
+    let gone = || {
+        EngineError::InvalidParameterValue(format!(
+            "Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change."
+        ))
     };
-    let Some(msg) = inner.messages.get(slot) else {
-        return Err(EngineError::MessageNotInflight);
-    };
+    let slot = inner
+        .messages
+        .slot_of(&receipt.message_id)
+        .ok_or_else(gone)?;
+    let msg = inner.messages.get(slot).ok_or_else(gone)?;
     if msg.epoch != receipt.epoch {
-        return Err(EngineError::InvalidParameterValue(format!(
-            "Value {handle} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired."
-        )));
+        // An earlier delivery: the message was received again since, and the
+        // newer delivery is not this handle's to extend or end (E1).
+        return Ok(None);
     }
-    if !msg.in_flight() {
-        return Err(EngineError::MessageNotInflight);
-    }
+    let in_flight = msg.in_flight();
     let old_state = (msg.state_pos != NO_POS).then_some(msg.state_pos);
     let (receipt_epoch, receive_count, first_receive_ms) =
         (msg.epoch, msg.receive_count, msg.first_receive_ms());
     let visible_at_ms = now + timeout as u64 * 1000;
-    let cap_ms = VISIBILITY_TIMEOUT_MAX_SECONDS as u64 * 1000;
-    if inner
-        .messages
-        .delivered_at_ms(slot)
-        .is_some_and(|at| visible_at_ms > at + cap_ms)
-    {
-        return Err(EngineError::InvalidParameterValue(format!(
-            "Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Total VisibilityTimeout for the message is beyond the limit [{VISIBILITY_TIMEOUT_MAX_SECONDS} seconds]."
-        )));
+    if in_flight {
+        let cap_ms = VISIBILITY_TIMEOUT_MAX_SECONDS as u64 * 1000;
+        if inner
+            .messages
+            .delivered_at_ms(slot)
+            .is_some_and(|at| visible_at_ms > at + cap_ms)
+        {
+            return Err(EngineError::InvalidParameterValue(format!(
+                "Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Total VisibilityTimeout for the message is beyond the limit [{VISIBILITY_TIMEOUT_MAX_SECONDS} seconds]."
+            )));
+        }
+        inner.messages.change_visibility(slot, now, visible_at_ms);
+    } else if timeout == 0 || !inner.messages.rehide(slot, visible_at_ms) {
+        // Its timeout expired and nobody received it since: it is visible,
+        // and a zero timeout leaves it so.
+        return Ok(None);
     }
-    inner.messages.change_visibility(slot, now, visible_at_ms);
     // The new state record replaces the message's last `MessageReceived`
     // (which is released), so it must carry the whole delivery state: a
     // `VisibilityChanged` holds only the deadline, and once the released
     // `MessageReceived`'s segment was reclaimed a restart lost the receive
     // count, first-receive time and delivery epoch (live receipt handles
     // then failed as expired, and maxReceiveCount restarted from zero).
-    Ok((
+    Ok(Some((
         Record::MessageReceived {
             queue_id,
             message_id: receipt.message_id,
@@ -214,7 +254,7 @@ fn change_locked(
         },
         old_state,
         slot,
-    ))
+    )))
 }
 
 /// ChangeMessageVisibility.
@@ -282,13 +322,14 @@ async fn change_visibility(
                 entry.visibility_timeout,
                 now,
             ) {
-                Ok((record, old, slot)) => {
+                Ok(Some((record, old, slot))) => {
                     became_visible |= entry.visibility_timeout.unwrap_or(0) == 0;
                     records.push(record);
                     release.extend(old);
                     slots.push(slot);
                     successful.push(entry.id);
                 }
+                Ok(None) => successful.push(entry.id),
                 Err(error) => failed.push(BatchFailure {
                     id: entry.id,
                     error,

@@ -24,7 +24,9 @@ use crate::{Clock, EngineConfig, EngineError, PeekedMessage};
 pub struct Caller {
     /// The caller's account id (12 digits).
     pub account: String,
-    /// The SenderId recorded on sent messages (access key id or account).
+    /// The SenderId recorded on sent messages: a principal id (as SQS: the
+    /// IAM user or role id, or the account id for an account's own
+    /// credentials), never an access key id.
     pub sender_id: String,
 }
 
@@ -175,9 +177,19 @@ pub struct MoveTaskInfo {
     /// Messages to move (counted at start).
     pub approximate_number_of_messages_to_move: Option<u64>,
     /// Why it failed.
-    pub failure_reason: Option<String>,
+    pub failure_reason: Option<MoveTaskFailure>,
     /// Start time, epoch milliseconds.
     pub started_timestamp_ms: u64,
+}
+
+/// Why a message move task failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MoveTaskFailure {
+    /// Its source or destination queue was deleted (SQS reports the
+    /// QueueDoesNotExist error code).
+    QueueDoesNotExist,
+    /// Anything else, in words.
+    Other(String),
 }
 
 /// Per-queue gauges (same numbers as GetQueueAttributes) and counters, for metrics.

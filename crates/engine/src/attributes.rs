@@ -141,6 +141,12 @@ impl Settings {
     }
 }
 
+/// `InvalidAttributeName` as SQS words it (also for FIFO-only attributes on a
+/// standard queue).
+pub(crate) fn unknown_name(name: &str) -> EngineError {
+    EngineError::InvalidAttributeName(format!("Unknown Attribute {name}."))
+}
+
 fn bad_value(name: &str) -> EngineError {
     EngineError::InvalidAttributeValue(format!("Invalid value for the parameter {name}."))
 }
@@ -347,16 +353,21 @@ pub(crate) fn normalize(
                 }
             }
             "FifoQueue" => {
-                let v = bool_attribute(name, value)?;
-                if !creating {
-                    return Err(EngineError::InvalidAttributeName(
-                        "Unknown Attribute FifoQueue. FifoQueue can only be set when the queue is created.".into(),
-                    ));
+                if !fifo {
+                    // CreateQueue with FifoQueue=true but no `.fifo` suffix
+                    // names a FIFO queue wrongly; otherwise (even `false`)
+                    // a standard queue has no such attribute.
+                    if creating && value.eq_ignore_ascii_case("true") {
+                        return Err(EngineError::InvalidParameterValue(
+                            "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.".into(),
+                        ));
+                    }
+                    return Err(unknown_name(name));
                 }
-                if (v == "true") != fifo {
-                    return Err(EngineError::InvalidParameterValue(
-                        "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.".into(),
-                    ));
+                // On a FIFO queue `true` is what it is (SetQueueAttributes:
+                // a no-op); it can never become standard.
+                if bool_attribute(name, value)? != "true" {
+                    return Err(bad_value(name));
                 }
                 continue;
             }
@@ -369,11 +380,7 @@ pub(crate) fn normalize(
                 "perQueue" | "perMessageGroupId" => value.clone(),
                 _ => return Err(bad_value(name)),
             },
-            _ => {
-                return Err(EngineError::InvalidAttributeName(format!(
-                    "Unknown Attribute {name}."
-                )));
-            }
+            _ => return Err(unknown_name(name)),
         };
         crate::validate::text(name, &normalized)?;
         out.insert(name.to_string(), normalized);
@@ -392,84 +399,78 @@ pub(crate) fn merge(stored: &mut BTreeMap<String, String>, changes: BTreeMap<Str
     }
 }
 
+/// The value an attribute takes when it was never set.
+fn default_of(name: &str, stored: &BTreeMap<String, String>) -> Option<String> {
+    let kms = stored.get("KmsMasterKeyId").is_some_and(|k| !k.is_empty());
+    Some(match name {
+        "VisibilityTimeout" => VISIBILITY_TIMEOUT_DEFAULT_SECONDS.to_string(),
+        "MaximumMessageSize" => MESSAGE_SIZE_MAX_BYTES.to_string(),
+        "MessageRetentionPeriod" => RETENTION_DEFAULT_SECONDS.to_string(),
+        "DelaySeconds" | "ReceiveMessageWaitTimeSeconds" => "0".to_string(),
+        "KmsDataKeyReusePeriodSeconds" => KMS_REUSE_DEFAULT_SECONDS.to_string(),
+        // New queues get SSE-SQS unless they name a KMS key.
+        "SqsManagedSseEnabled" => (!kms).to_string(),
+        "ContentBasedDeduplication" => "false".to_string(),
+        "DeduplicationScope" => "queue".to_string(),
+        "FifoThroughputLimit" => "perQueue".to_string(),
+        _ => return None,
+    })
+}
+
+/// The current value of a settable attribute (its default when never set;
+/// empty for an absent document or key).
+fn current(stored: &BTreeMap<String, String>, name: &str) -> String {
+    stored
+        .get(name)
+        .cloned()
+        .or_else(|| default_of(name, stored))
+        .unwrap_or_default()
+}
+
+/// CreateQueue of an existing name: the first *given* attribute (normalised,
+/// as [`normalize`] returns them) whose value differs from the queue's
+/// current one. Attributes not given are not compared with anything.
+pub(crate) fn first_difference(
+    given: &BTreeMap<String, String>,
+    stored: &BTreeMap<String, String>,
+) -> Option<String> {
+    given
+        .iter()
+        .find(|(name, value)| current(stored, name) != **value)
+        .map(|(name, _)| name.clone())
+}
+
 /// All settable attributes with defaults applied, as GetQueueAttributes shows them.
 pub(crate) fn effective(stored: &BTreeMap<String, String>, fifo: bool) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let defaults: [(&str, String); 5] = [
-        (
-            "VisibilityTimeout",
-            VISIBILITY_TIMEOUT_DEFAULT_SECONDS.to_string(),
-        ),
-        ("MaximumMessageSize", MESSAGE_SIZE_MAX_BYTES.to_string()),
-        (
-            "MessageRetentionPeriod",
-            RETENTION_DEFAULT_SECONDS.to_string(),
-        ),
-        ("DelaySeconds", "0".to_string()),
-        ("ReceiveMessageWaitTimeSeconds", "0".to_string()),
+    let mut names = vec![
+        "VisibilityTimeout",
+        "MaximumMessageSize",
+        "MessageRetentionPeriod",
+        "DelaySeconds",
+        "ReceiveMessageWaitTimeSeconds",
+        "SqsManagedSseEnabled",
     ];
-    for (name, default) in defaults {
-        out.insert(
-            name.to_string(),
-            stored.get(name).cloned().unwrap_or(default),
-        );
+    // The data-key reuse period only means something with a KMS key: SQS
+    // does not show it otherwise.
+    if stored.get("KmsMasterKeyId").is_some_and(|k| !k.is_empty()) {
+        names.extend(["KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds"]);
+    }
+    if fifo {
+        names.extend([
+            "ContentBasedDeduplication",
+            "DeduplicationScope",
+            "FifoThroughputLimit",
+        ]);
+        out.insert("FifoQueue".into(), "true".into());
+    }
+    for name in names {
+        out.insert(name.to_string(), current(stored, name));
     }
     for name in ["Policy", "RedrivePolicy", "RedriveAllowPolicy"] {
         if let Some(v) = stored.get(name) {
             out.insert(name.to_string(), v.clone());
         }
-    }
-    if let Some(key) = stored.get("KmsMasterKeyId").filter(|k| !k.is_empty()) {
-        out.insert("KmsMasterKeyId".into(), key.clone());
-        out.insert(
-            "KmsDataKeyReusePeriodSeconds".into(),
-            stored
-                .get("KmsDataKeyReusePeriodSeconds")
-                .cloned()
-                .unwrap_or_else(|| KMS_REUSE_DEFAULT_SECONDS.to_string()),
-        );
-        out.insert(
-            "SqsManagedSseEnabled".into(),
-            stored
-                .get("SqsManagedSseEnabled")
-                .cloned()
-                .unwrap_or_else(|| "false".into()),
-        );
-    } else {
-        if let Some(v) = stored.get("KmsDataKeyReusePeriodSeconds") {
-            out.insert("KmsDataKeyReusePeriodSeconds".into(), v.clone());
-        }
-        out.insert(
-            "SqsManagedSseEnabled".into(),
-            stored
-                .get("SqsManagedSseEnabled")
-                .cloned()
-                .unwrap_or_else(|| "true".into()),
-        );
-    }
-    if fifo {
-        out.insert("FifoQueue".into(), "true".into());
-        out.insert(
-            "ContentBasedDeduplication".into(),
-            stored
-                .get("ContentBasedDeduplication")
-                .cloned()
-                .unwrap_or_else(|| "false".into()),
-        );
-        out.insert(
-            "DeduplicationScope".into(),
-            stored
-                .get("DeduplicationScope")
-                .cloned()
-                .unwrap_or_else(|| "queue".into()),
-        );
-        out.insert(
-            "FifoThroughputLimit".into(),
-            stored
-                .get("FifoThroughputLimit")
-                .cloned()
-                .unwrap_or_else(|| "perQueue".into()),
-        );
     }
     out
 }
@@ -565,12 +566,56 @@ mod tests {
             normalize(&map(&[("QueueArn", "x")]), false, true),
             Err(EngineError::InvalidAttributeName(_))
         ));
-        assert!(matches!(
-            normalize(&map(&[("FifoQueue", "true")]), true, false),
-            Err(EngineError::InvalidAttributeName(_))
-        ));
-        assert!(normalize(&map(&[("FifoQueue", "true")]), false, true).is_err());
+        // FifoQueue=true on a FIFO queue: accepted and dropped (a no-op).
+        assert_eq!(
+            normalize(&map(&[("FifoQueue", "true")]), true, false).unwrap(),
+            BTreeMap::new()
+        );
         assert!(normalize(&map(&[("FifoQueue", "true")]), true, true).is_ok());
+        assert!(matches!(
+            normalize(&map(&[("FifoQueue", "false")]), true, false),
+            Err(EngineError::InvalidAttributeValue(_))
+        ));
+        // On a standard queue FifoQueue is unknown, whatever its value…
+        for creating in [true, false] {
+            assert!(matches!(
+                normalize(&map(&[("FifoQueue", "false")]), false, creating),
+                Err(EngineError::InvalidAttributeName(ref m)) if m == "Unknown Attribute FifoQueue."
+            ));
+        }
+        assert!(matches!(
+            normalize(&map(&[("FifoQueue", "true")]), false, false),
+            Err(EngineError::InvalidAttributeName(ref m)) if m == "Unknown Attribute FifoQueue."
+        ));
+        // …except that creating with `true` is a FIFO queue without its suffix.
+        assert!(matches!(
+            normalize(&map(&[("FifoQueue", "true")]), false, true),
+            Err(EngineError::InvalidParameterValue(_))
+        ));
+    }
+
+    #[test]
+    fn create_compares_only_given_attributes() {
+        let stored = map(&[("VisibilityTimeout", "5"), ("Policy", "{}")]);
+        assert_eq!(first_difference(&BTreeMap::new(), &stored), None);
+        assert_eq!(
+            first_difference(&map(&[("VisibilityTimeout", "5")]), &stored),
+            None
+        );
+        assert_eq!(
+            first_difference(&map(&[("DelaySeconds", "0")]), &stored),
+            None,
+            "a given default equals an attribute never set"
+        );
+        assert_eq!(
+            first_difference(&map(&[("DelaySeconds", "1")]), &stored),
+            Some("DelaySeconds".into())
+        );
+        assert_eq!(
+            first_difference(&map(&[("RedrivePolicy", "")]), &stored),
+            None,
+            "an empty document equals none"
+        );
     }
 
     #[test]
@@ -635,6 +680,15 @@ mod tests {
             effective(&BTreeMap::new(), true)["DeduplicationScope"],
             "queue"
         );
+        let reuse = map(&[("KmsDataKeyReusePeriodSeconds", "600")]);
+        assert!(!effective(&reuse, false).contains_key("KmsDataKeyReusePeriodSeconds"));
+        let mut kms = reuse.clone();
+        kms.insert("KmsMasterKeyId".into(), "alias/k".into());
+        assert_eq!(
+            effective(&kms, false)["KmsDataKeyReusePeriodSeconds"],
+            "600"
+        );
+        assert_eq!(effective(&kms, false)["SqsManagedSseEnabled"], "false");
         let settings = Settings::from_attributes(&map(&[("VisibilityTimeout", "5")]));
         assert_eq!(settings.visibility_timeout_ms, 5000);
     }

@@ -34,9 +34,6 @@ pub enum EngineError {
     /// Receipt handle forged, garbled or for another queue.
     #[error("The input receipt handle \"{0}\" is not a valid receipt handle.")]
     ReceiptHandleIsInvalid(String),
-    /// ChangeMessageVisibility on a message that is not in flight (or with a stale handle).
-    #[error("Message does not exist or is not available for visibility timeout change.")]
-    MessageNotInflight,
     /// A quota was exceeded (in-flight messages, policy actions, …).
     #[error("{0}")]
     OverLimit(String),

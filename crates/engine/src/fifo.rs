@@ -79,6 +79,32 @@ impl FifoState {
             .filter(|e| e.expires_ms > now_ms)
     }
 
+    /// The live dedup entry a send to `group` with `dedup_id` duplicates:
+    /// one recorded for the group or one recorded queue-wide. Entries keep
+    /// the scope they were recorded under, so after `DeduplicationScope`
+    /// changes from `queue` to `messageGroup` the ids seen before still
+    /// deduplicate across groups until their window ends (as on SQS), and
+    /// ids recorded per group still count within their group after a change
+    /// back.
+    pub(crate) fn dedup_find(
+        &self,
+        group: u32,
+        dedup_id: &str,
+        now_ms: u64,
+    ) -> Option<&DedupEntry> {
+        self.dedup_get(group, dedup_id, now_ms)
+            .or_else(|| self.dedup_get(QUEUE_SCOPE, dedup_id, now_ms))
+    }
+
+    /// Forgets every dedup id (PurgeQueue); returns the held positions to release.
+    pub(crate) fn clear_dedup(&mut self) -> Vec<RecordPos> {
+        let held = self.held_positions();
+        self.dedup.clear();
+        self.dedup_order.clear();
+        self.by_message.clear();
+        held
+    }
+
     /// Records a dedup id for a new message.
     pub(crate) fn dedup_insert(&mut self, scope: u32, dedup_id: String, entry: DedupEntry) {
         self.dedup_order
@@ -216,6 +242,34 @@ mod tests {
         assert!(f.expire(99).is_empty());
         assert_eq!(f.expire(100), vec![pos]);
         assert!(f.dedup_get(QUEUE_SCOPE, "d", 0).is_none());
+    }
+
+    #[test]
+    fn dedup_find_sees_queue_wide_entries_and_clear_forgets_all() {
+        let mut f = FifoState::default();
+        let pos = RecordPos {
+            segment: 1,
+            offset: 2,
+            len: 3,
+        };
+        let entry = |id: u8| DedupEntry {
+            message_id: [id; 16],
+            sequence: 1,
+            expires_ms: 100,
+            held: None,
+        };
+        f.dedup_insert(QUEUE_SCOPE, "q".into(), entry(1));
+        f.dedup_insert(7, "g".into(), entry(2));
+        assert!(
+            f.dedup_find(3, "q", 0).is_some(),
+            "queue-wide id, any group"
+        );
+        assert!(f.dedup_find(7, "g", 0).is_some());
+        assert!(f.dedup_find(8, "g", 0).is_none(), "group id, other group");
+        assert!(f.hold_if_deduplicating(&[2; 16], pos, 0));
+        assert_eq!(f.clear_dedup(), vec![pos]);
+        assert!(f.dedup_find(3, "q", 0).is_none());
+        assert!(f.expire(1000).is_empty());
     }
 
     #[test]

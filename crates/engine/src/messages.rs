@@ -140,8 +140,10 @@ pub(crate) struct Messages {
     /// id → slot, storing only the 4-byte slot (ids are compared through the slab).
     by_id: hashbrown::HashTable<u32>,
     hasher: RandomState,
-    /// Standard: visible messages per group, oldest first; `ready_groups` rotates over non-empty ones.
-    ready: HashMap<u32, VecDeque<(u32, u32)>>,
+    /// Standard: visible messages per group as (order, slot, gen), in send
+    /// order (a message whose visibility expired goes back to its place, ahead
+    /// of messages sent after it); `ready_groups` rotates over non-empty ones.
+    ready: HashMap<u32, VecDeque<(u64, u32, u32)>>,
     ready_groups: VecDeque<u32>,
     /// FIFO: every message of a group in order; `fifo_groups` rotates over non-empty groups.
     groups: HashMap<u32, VecDeque<u32>>,
@@ -308,9 +310,9 @@ impl Messages {
         }
         m.flags &= !PENDING;
         if m.available() {
-            let (gen, group) = (m.gen, m.group);
+            let (gen, group, order) = (m.gen, m.group, m.order);
             if !self.fifo {
-                self.push_ready(group, slot, gen);
+                self.push_ready(group, order, slot, gen);
             }
             true
         } else {
@@ -334,12 +336,23 @@ impl Messages {
         }
     }
 
-    fn push_ready(&mut self, group: u32, slot: u32, gen: u32) {
+    /// Puts a visible message into its tenant's ready list at its place in
+    /// send order (new sends land at the back; messages coming back from a
+    /// visibility timeout usually near the front, which `VecDeque::insert`
+    /// makes cheap). Each entry carries its own order key, so stale entries
+    /// never break the sort.
+    fn push_ready(&mut self, group: u32, order: u64, slot: u32, gen: u32) {
         let list = self.ready.entry(group).or_default();
         if list.is_empty() {
             self.ready_groups.push_back(group);
         }
-        list.push_back((slot, gen));
+        match list.back() {
+            Some(&(last, _, _)) if last > order => {
+                let at = list.partition_point(|&(o, _, _)| o <= order);
+                list.insert(at, (order, slot, gen));
+            }
+            _ => list.push_back((order, slot, gen)),
+        }
     }
 
     /// Removes a message entirely.
@@ -411,7 +424,7 @@ impl Messages {
             let Some(list) = self.ready.get_mut(&group) else {
                 continue;
             };
-            while let Some((slot, gen)) = list.pop_front() {
+            while let Some((_, slot, gen)) = list.pop_front() {
                 let ok = self
                     .slots
                     .get(slot as usize)
@@ -528,9 +541,52 @@ impl Messages {
             self.delayed -= 1;
         }
         m.flags &= !(INFLIGHT | DELAYED);
-        let (gen, group, available) = (m.gen, m.group, m.available());
+        let (gen, group, order, available) = (m.gen, m.group, m.order, m.available());
         if available && !self.fifo {
-            self.push_ready(group, slot, gen);
+            self.push_ready(group, order, slot, gen);
+        }
+    }
+
+    /// Hides a visible, already received message again until `visible_at_ms`
+    /// (ChangeMessageVisibility with the handle of the latest delivery after
+    /// its timeout expired). Keeps epoch and receive count; the 12-hour cap
+    /// is not tracked for such a delivery. Returns false when the message is
+    /// not in that state.
+    pub(crate) fn rehide(&mut self, slot: u32, visible_at_ms: u64) -> bool {
+        let Some(m) = self.slots.get_mut(slot as usize) else {
+            return false;
+        };
+        if !m.available() || m.receive_count == 0 {
+            return false;
+        }
+        m.flags |= INFLIGHT;
+        m.visible_at_ms = visible_at_ms;
+        let (gen, group, order) = (m.gen, m.group, m.order);
+        self.in_flight += 1;
+        self.timers.insert((visible_at_ms, slot, gen));
+        // Its ready entry must go now: it comes back when the timer fires,
+        // and two live entries would hand it out twice.
+        if !self.fifo {
+            self.remove_ready(group, order, slot, gen);
+        }
+        true
+    }
+
+    /// Removes a visible message's entry from its tenant's ready list.
+    fn remove_ready(&mut self, group: u32, order: u64, slot: u32, gen: u32) {
+        let Some(list) = self.ready.get_mut(&group) else {
+            return;
+        };
+        let start = list.partition_point(|&(o, _, _)| o < order);
+        let found = (start..list.len())
+            .take_while(|&i| list.get(i).is_some_and(|&(o, _, _)| o == order))
+            .find(|&i| list.get(i) == Some(&(order, slot, gen)));
+        if let Some(i) = found {
+            list.remove(i);
+        }
+        if list.is_empty() {
+            self.ready.remove(&group);
+            self.ready_groups.retain(|&g| g != group);
         }
     }
 
@@ -616,7 +672,7 @@ impl Messages {
                 }
                 self.timers.insert((due, slot, gen));
             } else if !self.fifo {
-                self.push_ready(group, slot, gen);
+                self.push_ready(group, order, slot, gen);
             }
             if self.fifo {
                 self.group_insert(group, slot, order);
@@ -631,7 +687,8 @@ impl Messages {
 }
 
 impl Messages {
-    /// Puts picked-but-unused visible messages back at the front of their ready list.
+    /// Puts picked-but-unused visible messages back at their place in their
+    /// ready list (they came from its front, so that is where they go).
     pub(crate) fn unpick(&mut self, slots: &[u32]) {
         if self.fifo {
             return;
@@ -643,12 +700,13 @@ impl Messages {
             if !m.available() {
                 continue;
             }
-            let (gen, group) = (m.gen, m.group);
+            let (gen, group, order) = (m.gen, m.group, m.order);
             let list = self.ready.entry(group).or_default();
             if list.is_empty() {
                 self.ready_groups.push_front(group);
             }
-            list.push_front((slot, gen));
+            let at = list.partition_point(|&(o, _, _)| o < order);
+            list.insert(at, (order, slot, gen));
         }
     }
 }

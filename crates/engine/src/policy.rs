@@ -80,7 +80,7 @@ pub(crate) fn add_permission(
         Some(Ok(Value::Object(map))) => map,
         _ => {
             let mut map = serde_json::Map::new();
-            map.insert("Version".into(), json!("2012-10-17"));
+            map.insert("Version".into(), json!("2008-10-17"));
             map.insert("Id".into(), json!(format!("{queue_arn}/SQSDefaultPolicy")));
             map
         }
@@ -107,8 +107,8 @@ pub(crate) fn add_permission(
     statements.push(json!({
         "Sid": label,
         "Effect": "Allow",
-        "Principal": {"AWS": principals},
-        "Action": actions,
+        "Principal": {"AWS": one_or_list(principals)},
+        "Action": one_or_list(actions),
         "Resource": queue_arn,
     }));
     document.insert("Statement".into(), Value::Array(statements));
@@ -119,6 +119,14 @@ pub(crate) fn add_permission(
         )));
     }
     Ok(text)
+}
+
+/// SQS writes a single principal or action as a plain string, several as a list.
+fn one_or_list(mut items: Vec<String>) -> Value {
+    match items.len() {
+        1 => Value::String(items.remove(0)),
+        _ => json!(items),
+    }
 }
 
 /// Returns the Policy text without statement `label` (`None` when no statement is left).
@@ -246,6 +254,50 @@ mod tests {
         assert!(!allows(Some(&policy), "222222222222", "SendMessage"));
         assert!(remove_permission(Some(&policy), "l1").is_err());
         assert_eq!(remove_permission(Some(&policy), "l2").unwrap(), None);
+    }
+
+    #[test]
+    fn documents_are_written_as_sqs_writes_them() {
+        let text = add_permission(
+            None,
+            ARN,
+            "one",
+            &["111111111111".into()],
+            &["ReceiveMessage".into()],
+        )
+        .unwrap();
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(doc["Version"], "2008-10-17");
+        assert_eq!(doc["Id"], format!("{ARN}/SQSDefaultPolicy"));
+        let statement = &doc["Statement"][0];
+        assert_eq!(statement["Action"], "SQS:ReceiveMessage");
+        assert_eq!(
+            statement["Principal"]["AWS"],
+            "arn:aws:iam::111111111111:root"
+        );
+        let text = add_permission(
+            Some(&text),
+            ARN,
+            "two",
+            &["111111111111".into(), "222222222222".into()],
+            &["SendMessage".into(), "DeleteMessage".into()],
+        )
+        .unwrap();
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        let statement = &doc["Statement"][1];
+        assert_eq!(
+            statement["Action"],
+            json!(["SQS:SendMessage", "SQS:DeleteMessage"])
+        );
+        assert_eq!(
+            statement["Principal"]["AWS"],
+            json!([
+                "arn:aws:iam::111111111111:root",
+                "arn:aws:iam::222222222222:root"
+            ])
+        );
+        assert!(allows(Some(&text), "222222222222", "DeleteMessage"));
+        assert!(allows(Some(&text), "111111111111", "ReceiveMessage"));
     }
 
     #[test]

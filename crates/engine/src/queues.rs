@@ -32,7 +32,10 @@ fn check_redrive(
         ))
     };
     if redrive.target_arn == source_arn {
-        return Err(reason("A queue cannot be its own dead-letter queue."));
+        // SQS accepts a queue as its own dead-letter queue (also when
+        // creating it). Stowage then never moves its messages: a receive
+        // past maxReceiveCount just delivers them again.
+        return Ok(());
     }
     let target = shared
         .queue_by_arn(&redrive.target_arn)
@@ -110,6 +113,9 @@ pub(crate) async fn create(
     tags: BTreeMap<String, String>,
 ) -> Result<QueueRef, EngineError> {
     let (fifo, mut stored) = check_create(name, &given, &tags)?;
+    // Already validated; kept with its empty values ("absent") to compare
+    // with an existing queue.
+    let given_normalized = attributes::normalize(&given, fifo, true)?;
     let arn = format!(
         "arn:aws:sqs:{}:{}:{}",
         shared.config.region, caller.account, name
@@ -120,13 +126,17 @@ pub(crate) async fn create(
     let _admin = shared.admin.lock().await;
     let now = shared.now();
     if let Some(existing) = shared.registry.get(&caller.account, name) {
-        let wanted = attributes::effective(&stored, fifo);
-        let have = attributes::effective(&existing.lock().meta.attributes, fifo);
-        let differing = wanted
-            .iter()
-            .find(|(k, v)| have.get(*k) != Some(*v))
-            .map(|(k, _)| k.clone())
-            .or_else(|| have.keys().find(|k| !wanted.contains_key(*k)).cloned());
+        // Idempotent: only what the caller gives is compared (an application
+        // that calls CreateQueue(name) at every start gets its URL back
+        // whatever the queue's attributes and tags are now).
+        let differing = {
+            let inner = existing.lock();
+            attributes::first_difference(&given_normalized, &inner.meta.attributes).or_else(|| {
+                tags.iter()
+                    .any(|(k, v)| inner.meta.tags.get(k) != Some(v))
+                    .then(|| "tags".to_string())
+            })
+        };
         return match differing {
             None => Ok(existing.reference.clone()),
             Some(attribute) => Err(EngineError::QueueNameExists(attribute)),
@@ -274,7 +284,6 @@ pub(crate) fn dead_letter_sources(
         .registry
         .all()
         .into_iter()
-        .filter(|q| q.id != dlq.id)
         .filter(|q| {
             q.lock()
                 .settings
@@ -353,11 +362,12 @@ pub(crate) async fn purge(
                 queue.reference.name.clone(),
             ));
         }
+        // A purge also ends every deduplication window (SQS: a send with a
+        // dedup id seen before the purge is delivered), so nothing stays held.
         let mut release = vec![inner.meta_pos];
-        let mut ended = Vec::new();
+        release.extend(inner.fifo.clear_dedup());
         for msg in inner.messages.clear() {
             release.extend(inner.release_list(&msg, now));
-            ended.push(msg.pos);
         }
         // The purge time also goes into the queue's (live) state record.
         let mut meta = inner.meta.clone();
@@ -373,7 +383,6 @@ pub(crate) async fn purge(
             ],
             release,
         })?;
-        shared.pin_ended(&ended, &ticket);
         let meta_pos = ticket.positions.get(1).copied().unwrap_or(inner.meta_pos);
         inner.set_meta(meta, meta_pos);
         inner.last_purge_ms = Some(now);

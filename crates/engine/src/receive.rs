@@ -46,7 +46,7 @@ pub(crate) async fn receive(
         .map(|v| validate::int_range("VisibilityTimeout", v, 0, VISIBILITY_TIMEOUT_MAX_SECONDS))
         .transpose()?;
     let wait_seconds = match request.wait_time_seconds {
-        Some(w) => validate::int_range("WaitTimeSeconds", w, 0, WAIT_TIME_MAX_SECONDS)?,
+        Some(w) => validate::wait_time_seconds(w)?,
         None => queue.lock().settings.wait_seconds,
     };
     if let (true, Some(id)) = (queue.fifo, &request.receive_request_attempt_id) {
@@ -307,6 +307,20 @@ fn try_receive(
     }))
 }
 
+/// Does a `MessageAttributeNames` entry select the attribute `name`? `All`,
+/// `.*` and `*` select every attribute; a name ending in `.*` selects the
+/// names that start with what precedes it (`Hel.*` → `Hello`, `Help.Me`);
+/// anything else selects exactly that name.
+fn attribute_filter_matches(filter: &str, name: &str) -> bool {
+    match filter {
+        "All" | ".*" | "*" => true,
+        _ => match filter.strip_suffix(".*") {
+            Some(prefix) => name.starts_with(prefix),
+            None => filter == name,
+        },
+    }
+}
+
 fn wants(names: &[String], name: &str) -> bool {
     names.iter().any(|n| n == "All" || n == name)
 }
@@ -352,17 +366,7 @@ fn render(
     let message_attributes: BTreeMap<String, storage::AttributeValue> = stored
         .attributes
         .iter()
-        .filter(|(name, _)| {
-            filters.iter().any(|f| {
-                f == "All"
-                    || f == ".*"
-                    || f == *name
-                    || f.strip_suffix(".*").is_some_and(|prefix| {
-                        name.strip_prefix(prefix)
-                            .is_some_and(|rest| rest.starts_with('.'))
-                    })
-            })
-        })
+        .filter(|(name, _)| filters.iter().any(|f| attribute_filter_matches(f, name)))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     ReceivedMessage {
@@ -373,5 +377,24 @@ fn render(
         attributes,
         md5_of_message_attributes: md5_of_attributes(&message_attributes),
         message_attributes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::attribute_filter_matches as matches;
+
+    #[test]
+    fn message_attribute_filters() {
+        for all in ["All", ".*", "*"] {
+            assert!(matches(all, "anything.at_all"), "{all}");
+        }
+        assert!(matches("Hel.*", "Hello"));
+        assert!(matches("Hel.*", "Help.Me"));
+        assert!(matches("Hel.*", "Hel"));
+        assert!(!matches("Hel.*", "hello"));
+        assert!(matches("a.b", "a.b"));
+        assert!(!matches("a.b", "a.bc"));
+        assert!(!matches("all", "x"));
     }
 }

@@ -10,9 +10,11 @@
 
 use std::sync::Arc;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use storage::{Append, MoveTaskState, Record, RecordPos};
 
-use crate::api::{Caller, MoveTaskInfo};
+use crate::api::{Caller, MoveTaskFailure, MoveTaskInfo};
 use crate::limits::*;
 use crate::messages::{NewMsg, NO_POS};
 use crate::queue::{lock_pair, read_message, Counters, Queue};
@@ -27,6 +29,33 @@ const FAILED: &str = "FAILED";
 
 /// Most messages one task moves in one background step.
 const MOVES_PER_STEP_MAX: u64 = 100;
+
+/// The stored failure reason of a task whose source or destination queue
+/// was deleted ([`MoveTaskFailure::QueueDoesNotExist`]).
+const QUEUE_GONE: &str = "QueueDoesNotExist";
+
+/// A task handle as SQS forms it: base64 of `{"taskId":…,"sourceArn":…}`.
+fn encode_handle(task_id: &str, source_arn: &str) -> String {
+    let json = serde_json::json!({"taskId": task_id, "sourceArn": source_arn});
+    STANDARD.encode(json.to_string())
+}
+
+/// The source ARN a task handle names, if it is one (it is tamper-evident
+/// only together with the lookup of a task of that source by this handle).
+fn handle_source(handle: &str) -> Option<String> {
+    let bytes = STANDARD.decode(handle).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    value.get("taskId")?.as_str()?;
+    Some(value.get("sourceArn")?.as_str()?.to_string())
+}
+
+fn failure(reason: &str) -> MoveTaskFailure {
+    if reason == QUEUE_GONE {
+        MoveTaskFailure::QueueDoesNotExist
+    } else {
+        MoveTaskFailure::Other(reason.to_string())
+    }
+}
 
 /// One task and the position of its latest record.
 #[derive(Debug, Clone)]
@@ -182,12 +211,12 @@ pub(crate) async fn start_task(
             .iter()
             .any(|t| t.state.source_arn == source.arn && t.state.status == RUNNING)
         {
-            return Err(EngineError::UnsupportedOperation(
-                "There is already a task running. Only one active task is allowed for each source queue arn at a given time.".into(),
+            return Err(EngineError::InvalidParameterValue(
+                "There is already a task running. Only one active task is allowed for a source queue arn at a given time.".into(),
             ));
         }
         MoveTaskState {
-            task_handle: uuid::Uuid::new_v4().to_string(),
+            task_handle: encode_handle(&uuid::Uuid::new_v4().to_string(), &source.arn),
             source_arn: source.arn.clone(),
             destination_arn: destination_arn.map(str::to_string),
             max_messages_per_second: rate,
@@ -213,12 +242,21 @@ pub(crate) async fn cancel_task(
     caller: &Caller,
     handle: &str,
 ) -> Result<u64, EngineError> {
+    let Some(source_arn) = handle_source(handle) else {
+        return Err(EngineError::InvalidParameterValue(
+            "Value for parameter TaskHandle is invalid.".into(),
+        ));
+    };
     let state = {
         let tasks = shared.tasks.lock().unwrap_or_else(|e| e.into_inner());
         tasks
             .tasks
             .iter()
-            .find(|t| t.state.task_handle == handle && t.state.status == RUNNING)
+            .find(|t| {
+                t.state.task_handle == handle
+                    && t.state.source_arn == source_arn
+                    && t.state.status == RUNNING
+            })
             .map(|t| t.state.clone())
     };
     let Some(mut state) = state else {
@@ -268,7 +306,7 @@ pub(crate) fn list_tasks(
             max_number_of_messages_per_second: t.state.max_messages_per_second,
             approximate_number_of_messages_moved: t.state.moved,
             approximate_number_of_messages_to_move: Some(t.state.to_move),
-            failure_reason: t.state.failure_reason.clone(),
+            failure_reason: t.state.failure_reason.as_deref().map(failure),
             started_timestamp_ms: t.state.started_ms,
         })
         .collect())
@@ -300,13 +338,7 @@ pub(crate) async fn step_tasks(shared: &Shared) -> Result<(), EngineError> {
 
 async fn step_task(shared: &Shared, task: MoveTaskState) -> Result<(), EngineError> {
     let Some(source) = shared.queue_by_arn(&task.source_arn) else {
-        return finish(
-            shared,
-            &task.task_handle,
-            FAILED,
-            Some("The source queue no longer exists.".into()),
-        )
-        .await;
+        return finish(shared, &task.task_handle, FAILED, Some(QUEUE_GONE.into())).await;
     };
     let now = shared.now();
     let rate = u64::from(
@@ -364,7 +396,7 @@ async fn move_one(
     let peeked = {
         let mut src = source.lock();
         if src.deleted {
-            return Err("The source queue no longer exists.".into());
+            return Err(QUEUE_GONE.into());
         }
         crate::timers::run_due_locked(shared, source, &mut src, shared.now());
         let picked = src.messages.pick(1);
@@ -392,10 +424,10 @@ async fn move_one(
         .as_deref()
         .and_then(|arn| shared.queue_by_arn(arn))
     else {
-        return Err(format!(
-            "The destination queue {} does not exist.",
-            destination_arn.unwrap_or_else(|| "(none recorded)".into())
-        ));
+        return Err(match destination_arn {
+            Some(_) => QUEUE_GONE.into(),
+            None => "The message records no source queue to return to.".into(),
+        });
     };
     if destination.id == source.id || destination.fifo != source.fifo {
         return Err("The destination queue is the source queue or of another type.".into());
@@ -433,7 +465,10 @@ async fn move_one(
         stored.visible_at_ms = now;
         stored.receive_count = 0;
         stored.first_receive_ms = 0;
-        stored.receipt_epoch = m.epoch;
+        // A new epoch: a handle from before the move (when it moves back to
+        // the queue that delivered it) is from an earlier delivery (E1).
+        let epoch = m.epoch.wrapping_add(1);
+        stored.receipt_epoch = epoch;
         if destination.fifo {
             stored.sequence_number = Some(u128::from(order));
         }
@@ -470,7 +505,7 @@ async fn move_one(
                 visible_at_ms: now,
                 first_receive_ms: 0,
                 receive_count: 0,
-                epoch: m.epoch,
+                epoch,
                 group,
             },
             now,

@@ -86,7 +86,7 @@ impl Replayer<'_> {
             } else {
                 QUEUE_SCOPE
             };
-            if inner.fifo.dedup_get(scope, dedup_id, 0).is_none() {
+            if inner.fifo.dedup_find(group, dedup_id, 0).is_none() {
                 inner.fifo.dedup_insert(
                     scope,
                     dedup_id.clone(),
@@ -164,6 +164,10 @@ impl Replayer<'_> {
             Record::QueuePurged { queue_id, at_ms } => {
                 if let Some(queue) = self.queues.get(&queue_id).cloned() {
                     let mut inner = queue.lock();
+                    // A purge also ends every deduplication window.
+                    for held in inner.fifo.clear_dedup() {
+                        self.release(held, pos);
+                    }
                     let slots: Vec<u32> = inner.messages.iter().map(|(slot, _)| slot).collect();
                     for slot in slots {
                         self.remove_message(&mut inner, slot, pos, now);

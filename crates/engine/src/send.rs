@@ -43,25 +43,38 @@ fn entry_size(entry: &SendEntry) -> usize {
             .sum::<usize>()
 }
 
-fn prepare(entry: SendEntry, settings: &Settings, fifo: bool) -> Result<Prepared, EngineError> {
+fn prepare(
+    entry: SendEntry,
+    settings: &Settings,
+    fifo: bool,
+    batch: bool,
+) -> Result<Prepared, EngineError> {
     validate::body(&entry.body)?;
     let attributes_size = validate::message_attributes(&entry.attributes)?;
     let trace_header = validate::system_attributes(&entry.system_attributes)?;
     let size = entry.body.len() + attributes_size;
     if size as u64 > settings.maximum_message_size {
+        // SQS words the same limit differently for a batch entry.
+        let lead = if batch {
+            "One or more parameters cannot be validated."
+        } else {
+            "One or more parameters are invalid."
+        };
         return Err(EngineError::InvalidParameterValue(format!(
-            "One or more parameters are invalid. Reason: Message must be shorter than {} bytes.",
+            "{lead} Reason: Message must be shorter than {} bytes.",
             settings.maximum_message_size
         )));
     }
+    // A FIFO queue takes no per-message delay, but an explicit 0 is no delay
+    // at all: the queue's own DelaySeconds applies, as when it is absent.
     let delay_ms = match (fifo, entry.delay_seconds) {
+        (true, Some(0)) | (_, None) => settings.delay_ms,
         (true, Some(d)) => {
             return Err(EngineError::InvalidParameterValue(format!(
                 "Value {d} for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type."
             )))
         }
         (false, Some(d)) => validate::int_range("DelaySeconds", d, 0, DELAY_MAX_SECONDS)? as u64 * 1000,
-        (_, None) => settings.delay_ms,
     };
     if let Some(group) = &entry.group_id {
         validate::fifo_id("MessageGroupId", group)?;
@@ -108,6 +121,23 @@ fn prepare(entry: SendEntry, settings: &Settings, fifo: bool) -> Result<Prepared
         dedup_id,
         size,
     })
+}
+
+/// A FIFO batch in which any entry lacks its group id, or its dedup id while
+/// content-based deduplication is off, fails as a whole (SQS does not report
+/// these per entry).
+fn fifo_batch_ids(entries: &[SendEntry], settings: &Settings) -> Result<(), EngineError> {
+    if entries.iter().any(|e| e.group_id.is_none()) {
+        return Err(EngineError::InvalidParameterValue(
+            "The request must contain the parameter MessageGroupId.".into(),
+        ));
+    }
+    if !settings.content_based_dedup && entries.iter().any(|e| e.dedup_id.is_none()) {
+        return Err(EngineError::InvalidParameterValue(
+            "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// SendMessage.
@@ -157,11 +187,14 @@ async fn send(
         }
     }
     let settings = queue.lock().settings.clone();
+    if batch && queue.fifo {
+        fifo_batch_ids(&entries, &settings)?;
+    }
     let mut failed = Vec::new();
     let mut prepared = Vec::with_capacity(entries.len());
     for entry in entries {
         let id = entry.id.clone();
-        match prepare(entry, &settings, queue.fifo) {
+        match prepare(entry, &settings, queue.fifo, batch) {
             Ok(p) => prepared.push(p),
             Err(error) if batch => failed.push(BatchFailure { id, error }),
             Err(error) => return Err(error),
@@ -192,7 +225,7 @@ async fn send(
                 QUEUE_SCOPE
             };
             if let Some(dedup_id) = &p.dedup_id {
-                if let Some(existing) = inner.fifo.dedup_get(scope, dedup_id, now) {
+                if let Some(existing) = inner.fifo.dedup_find(group, dedup_id, now) {
                     deduplicated += 1;
                     results.push(SendResult {
                         id: p.id,

@@ -41,6 +41,17 @@ pub(crate) fn int_range(name: &str, value: i64, min: i64, max: i64) -> Result<i6
     }
 }
 
+/// `WaitTimeSeconds` of a ReceiveMessage: 0–20, with SQS's own wording.
+pub(crate) fn wait_time_seconds(value: i64) -> Result<i64, EngineError> {
+    if (0..=WAIT_TIME_MAX_SECONDS).contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(format!(
+            "Value {value} for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= {WAIT_TIME_MAX_SECONDS}, if provided."
+        )))
+    }
+}
+
 /// Is `c` one of the characters SQS allows in bodies and string attributes?
 pub(crate) fn allowed_char(c: char) -> bool {
     matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
@@ -76,16 +87,17 @@ pub(crate) fn body(body: &str) -> Result<(), EngineError> {
     Ok(())
 }
 
-/// Message attribute name rules.
+/// Message attribute name rules: letters and digits (any script, as SQS
+/// accepts `attr.1øßä`), `_`, `-` and `.`.
 pub(crate) fn attribute_name(name: &str) -> Result<(), EngineError> {
     let lower = name.to_ascii_lowercase();
     let reason = if name.is_empty() {
         Some("Message attribute name must not be empty.")
-    } else if name.len() > ATTRIBUTE_NAME_MAX_CHARS {
+    } else if name.chars().count() > ATTRIBUTE_NAME_MAX_CHARS {
         Some("Message attribute name can be at most 256 characters long.")
     } else if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.')
     {
         Some("Message attribute name can only contain alphanumeric characters, hyphens, underscores and periods.")
     } else if lower.starts_with("aws.") || lower.starts_with("amazon.") {
@@ -188,14 +200,17 @@ pub(crate) fn message_attributes(
             )));
         }
         if base != "Binary" {
+            // SQS answers InvalidParameterValue here (InvalidMessageContents
+            // is for the body only).
             let Ok(text) = std::str::from_utf8(&value.value) else {
-                return Err(EngineError::InvalidMessageContents(format!(
+                return Err(invalid(format!(
                     "Message (user) attribute '{name}' value is not valid UTF-8."
                 )));
             };
-            if text.chars().any(|c| !allowed_char(c)) {
-                return Err(EngineError::InvalidMessageContents(format!(
-                    "Message (user) attribute '{name}' contains invalid characters."
+            if let Some(bad) = text.chars().find(|c| !allowed_char(*c)) {
+                return Err(invalid(format!(
+                    "Message (user) attribute '{name}' value contains invalid binary character '#x{:X}'.",
+                    u32::from(bad)
                 )));
             }
             if base == "Number" && !number(text) {
@@ -380,12 +395,15 @@ mod tests {
     #[test]
     fn attribute_names() {
         assert!(attribute_name("a.b-c_d").is_ok());
+        assert!(attribute_name("attr.1øßä").is_ok());
+        assert!(attribute_name("é").is_ok());
         for bad in [
-            "", "AWS.x", "aws.x", "Amazon.y", "AMAZON.y", ".a", "a.", "a..b", "a b", "é",
+            "", "AWS.x", "aws.x", "Amazon.y", "AMAZON.y", ".a", "a.", "a..b", "a b", "a!", "a€",
         ] {
             assert!(attribute_name(bad).is_err(), "{bad}");
         }
         assert!(attribute_name(&"a".repeat(256)).is_ok());
+        assert!(attribute_name(&"ø".repeat(256)).is_ok());
         assert!(attribute_name(&"a".repeat(257)).is_err());
     }
 

@@ -52,15 +52,12 @@ pub(crate) async fn api(State(state): State<AppState>, request: Request) -> Resp
         account = tracing::field::Empty,
     );
     let detected = protocol::detect(request.headers());
-    let protocol = match detected {
-        Detected::Json(_) => Protocol::Json,
-        Detected::Query => Protocol::Query,
-    };
+    let protocol = protocol::answer_protocol(&detected, request.headers());
     async move {
         // The request runs in its own task so that a bug (a panic) costs one
         // 500 answer, not the connection, and is logged with the request span.
         let task = tokio::spawn(
-            async move { handle(&state, detected, protocol, request).await }
+            async move { handle(&state, detected, request).await }
                 .instrument(tracing::Span::current()),
         );
         let (action, result) = match task.await {
@@ -169,7 +166,6 @@ async fn read_body(
 async fn handle(
     state: &AppState,
     detected: Detected,
-    protocol: Protocol,
     request: Request,
 ) -> (Option<Action>, Result<Out, SqsError>) {
     let (parts, body) = request.into_parts();
@@ -194,7 +190,7 @@ async fn handle(
         // JSON names its action in a header: an unknown one is refused first,
         // as before. (Query names it in the body.)
         if let Detected::Json(name) = &detected {
-            let parsed = parse_action(name.clone())?;
+            let parsed = parse_action(name.clone(), false)?;
             action = Some(parsed);
             tracing::Span::current().record("action", parsed.as_str());
         }
@@ -220,6 +216,10 @@ async fn handle(
             }
             Detected::Json(_) => None,
         };
+        let path_queue_url = match detected {
+            Detected::Query => queue_url::from_path(parts.uri.path()),
+            Detected::Json(_) => None,
+        };
         let parsed = match (action, &query_tree) {
             (Some(parsed), _) => parsed,
             (None, tree) => {
@@ -227,7 +227,7 @@ async fn handle(
                     Some(protocol::query::Node::Leaf(a)) => Some(a.clone()),
                     _ => None,
                 };
-                let parsed = parse_action(name)?;
+                let parsed = parse_action(name, path_queue_url.is_some())?;
                 action = Some(parsed);
                 tracing::Span::current().record("action", parsed.as_str());
                 parsed
@@ -243,9 +243,11 @@ async fn handle(
         tracing::Span::current().record("account", principal.account_id.as_str());
         let ctx = Ctx {
             engine: &state.inner.engine,
+            // SenderId is a principal id, never the access key id (half of
+            // a credential): the caller's account id in every auth mode.
             caller: engine::Caller {
+                sender_id: principal.account_id.clone(),
                 account: principal.account_id,
-                sender_id: principal.access_key_id,
             },
             base: UrlBase::for_request(
                 state.inner.public_base_url.as_deref(),
@@ -253,10 +255,13 @@ async fn handle(
                 &parts.uri,
                 &state.inner.listen,
             ),
-            path_queue_url: match protocol {
-                Protocol::Query => queue_url::from_path(parts.uri.path()),
-                Protocol::Json => None,
-            },
+            path_queue_url,
+            trace_header: parts
+                .headers
+                .get("x-amzn-trace-id")
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned),
         };
         let result = match &query_tree {
             Some(tree) => actions::dispatch(&ctx, parsed, Params::Query(tree)).await,
@@ -273,12 +278,18 @@ async fn handle(
     (action, result)
 }
 
-/// The action named by the request: missing/empty → `MissingAction`,
-/// unknown → `InvalidAction`.
-fn parse_action(name: Option<String>) -> Result<Action, SqsError> {
-    match name {
-        None => Err(SqsError::MissingAction),
-        Some(n) if n.is_empty() => Err(SqsError::MissingAction),
-        Some(n) => n.parse().map_err(|_| SqsError::InvalidAction(n)),
+/// The action a request names: missing/empty → `MissingAction` (or
+/// `UnknownOperation` for a Query request to a queue URL: SQS does not know
+/// the operation there), unknown → `InvalidAction`; the actions that take no
+/// queue are not valid on a queue URL.
+fn parse_action(name: Option<String>, on_queue_url: bool) -> Result<Action, SqsError> {
+    let parsed: Action = match name.filter(|n| !n.is_empty()) {
+        None if on_queue_url => return Err(SqsError::UnknownOperation),
+        None => return Err(SqsError::MissingAction),
+        Some(n) => n.parse().map_err(|_| SqsError::InvalidAction(n))?,
+    };
+    if on_queue_url && matches!(parsed, Action::CreateQueue | Action::ListQueues) {
+        return Err(SqsError::InvalidAction(parsed.as_str().to_owned()));
     }
+    Ok(parsed)
 }

@@ -47,7 +47,11 @@ async fn visibility_timeout_returns_message_on_time() {
     assert_ne!(first[0].receipt_handle, second[0].receipt_handle);
 }
 
-/// E1: a stale receipt handle never acts on a newer delivery.
+/// E1 on a standard queue: only the latest delivery's handle acts. An earlier
+/// delivery's handle answers success and changes nothing (delete and
+/// visibility change); the latest one still deletes, or hides the message
+/// again, after its timeout expired; a deleted message's handle cannot
+/// change visibility.
 #[tokio::test]
 async fn stale_receipt_handle_rules() {
     let h = Harness::new().await;
@@ -59,16 +63,13 @@ async fn stale_receipt_handle_rules() {
     // Delete with the old handle: success, no effect.
     h.delete(&q, &old.receipt_handle).await;
     assert_eq!(h.counts(&q), (0, 1, 0));
-    // Change visibility with the old handle: the SQS error.
-    let err = h
-        .engine
-        .change_message_visibility(&h.caller, &q, &old.receipt_handle, 100)
+    // Change visibility with the old handle: success, no effect either (SQS
+    // would apply it to the newer delivery; that one is not this handle's).
+    h.engine
+        .change_message_visibility(&h.caller, &q, &old.receipt_handle, 0)
         .await
-        .unwrap_err();
-    assert!(
-        matches!(err, EngineError::InvalidParameterValue(ref m) if m.contains("expired")),
-        "{err:?}"
-    );
+        .unwrap();
+    assert_eq!(h.counts(&q), (0, 1, 0), "the newer delivery stays hidden");
     // The new handle works.
     h.engine
         .change_message_visibility(&h.caller, &q, &new.receipt_handle, 100)
@@ -76,8 +77,37 @@ async fn stale_receipt_handle_rules() {
         .unwrap();
     h.advance_s(99);
     assert!(h.receive(&q, 1).await.is_empty());
+    // Its timeout expires and nobody receives it: the latest handle hides it
+    // again with a new timeout (same delivery: count and handle unchanged)…
+    h.advance_s(1);
+    assert_eq!(h.counts(&q), (1, 0, 0));
+    h.engine
+        .change_message_visibility(&h.caller, &q, &new.receipt_handle, 30)
+        .await
+        .unwrap();
+    assert_eq!(h.counts(&q), (0, 1, 0));
+    h.advance_s(29);
+    assert!(h.receive(&q, 1).await.is_empty());
+    h.advance_s(1);
+    // …and, expired again, still deletes it on a standard queue.
+    assert_eq!(h.counts(&q), (1, 0, 0));
     h.delete(&q, &new.receipt_handle).await;
     assert_eq!(h.counts(&q), (0, 0, 0));
+    // The message is gone: its handles still delete (idempotent) but cannot
+    // change visibility.
+    h.delete(&q, &new.receipt_handle).await;
+    for handle in [&old.receipt_handle, &new.receipt_handle] {
+        let err = h
+            .engine
+            .change_message_visibility(&h.caller, &q, handle, 10)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, EngineError::InvalidParameterValue(ref m)
+                if m == &format!("Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change.")),
+            "{err:?}"
+        );
+    }
     // Garbage and forged handles.
     for bad in ["", "garbage", &new.receipt_handle[1..]] {
         let err = h
@@ -113,12 +143,12 @@ async fn change_visibility_zero_and_not_in_flight() {
         .await
         .unwrap();
     assert_eq!(h.counts(&q), (1, 0, 0));
-    let err = h
-        .engine
-        .change_message_visibility(&h.caller, &q, &m.receipt_handle, 10)
+    // Visible again: a zero timeout from the same handle leaves it visible.
+    h.engine
+        .change_message_visibility(&h.caller, &q, &m.receipt_handle, 0)
         .await
-        .unwrap_err();
-    assert!(matches!(err, EngineError::MessageNotInflight), "{err:?}");
+        .unwrap();
+    assert_eq!(h.counts(&q), (1, 0, 0));
     let again = h.receive(&q, 1).await.remove(0);
     let err = h
         .engine
@@ -858,4 +888,153 @@ async fn visibility_is_capped_at_twelve_hours_from_the_receive() {
         .change_message_visibility(&h.caller, &q, &again.receipt_handle, 43_198)
         .await
         .unwrap();
+}
+
+/// CreateQueue of an existing name compares only the attributes and tags it
+/// is given: a start-up `CreateQueue(name)` always gets the URL back.
+#[tokio::test]
+async fn create_queue_is_idempotent_over_what_it_is_given() {
+    let h = Harness::new().await;
+    let q = h.create("idem", &[("VisibilityTimeout", "40")]).await;
+    let create = |attributes: &[(&str, &str)], tags: &[(&str, &str)]| {
+        let engine = h.engine.clone();
+        let caller = h.caller.clone();
+        let attributes: BTreeMap<String, String> = attributes
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let tags: BTreeMap<String, String> = tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        async move { engine.create_queue(&caller, "idem", attributes, tags).await }
+    };
+    h.set_attributes(&q, &[("DelaySeconds", "7")])
+        .await
+        .unwrap();
+    h.engine
+        .tag_queue(
+            &h.caller,
+            &q,
+            [("team".to_string(), "a".to_string())].into(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(create(&[], &[]).await.unwrap(), q, "nothing given");
+    assert_eq!(create(&[("DelaySeconds", "7")], &[]).await.unwrap(), q);
+    assert_eq!(
+        create(&[("MaximumMessageSize", "1048576")], &[("team", "a")])
+            .await
+            .unwrap(),
+        q,
+        "a given default, a given tag with its value"
+    );
+    let err = create(&[("DelaySeconds", "0")], &[]).await.unwrap_err();
+    assert!(matches!(err, EngineError::QueueNameExists(ref a) if a == "DelaySeconds"));
+    let err = create(&[], &[("team", "b")]).await.unwrap_err();
+    assert!(matches!(err, EngineError::QueueNameExists(_)), "{err:?}");
+    // FIFO-only attributes on a standard queue are unknown, even FifoQueue=false.
+    for (name, value) in [
+        ("FifoQueue", "false"),
+        ("ContentBasedDeduplication", "false"),
+        ("DeduplicationScope", "queue"),
+        ("FifoThroughputLimit", "perQueue"),
+    ] {
+        for queue_name in ["idem", "fresh"] {
+            let err = h
+                .engine
+                .create_queue(
+                    &h.caller,
+                    queue_name,
+                    [(name.to_string(), value.to_string())].into(),
+                    BTreeMap::new(),
+                )
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, EngineError::InvalidAttributeName(ref m) if *m == format!("Unknown Attribute {name}.")),
+                "{name} on {queue_name}: {err:?}"
+            );
+        }
+    }
+    // SetQueueAttributes FifoQueue: a no-op on a FIFO queue, unknown on a standard one.
+    let f = h.create("idem.fifo", &[("FifoQueue", "true")]).await;
+    let set_fifo = |queue: QueueRef| {
+        let engine = h.engine.clone();
+        let caller = h.caller.clone();
+        async move {
+            engine
+                .set_queue_attributes(
+                    &caller,
+                    &queue,
+                    [("FifoQueue".to_string(), "true".to_string())].into(),
+                )
+                .await
+        }
+    };
+    set_fifo(f.clone()).await.unwrap();
+    assert_eq!(h.attribute(&f, "FifoQueue"), "true");
+    let err = set_fifo(q.clone()).await.unwrap_err();
+    assert!(
+        matches!(err, EngineError::InvalidAttributeName(ref m) if m == "Unknown Attribute FifoQueue."),
+        "{err:?}"
+    );
+}
+
+/// GetQueueAttributes shows KmsDataKeyReusePeriodSeconds only with a KMS key.
+#[tokio::test]
+async fn kms_reuse_period_is_shown_only_with_a_kms_key() {
+    let h = Harness::new().await;
+    let q = h
+        .create("reuse", &[("KmsDataKeyReusePeriodSeconds", "600")])
+        .await;
+    let all = h
+        .engine
+        .get_queue_attributes(&h.caller, &q, &["All".into()])
+        .unwrap();
+    assert!(!all.contains_key("KmsDataKeyReusePeriodSeconds"), "{all:?}");
+    assert!(h
+        .engine
+        .get_queue_attributes(&h.caller, &q, &["KmsDataKeyReusePeriodSeconds".into()])
+        .unwrap()
+        .is_empty());
+    h.set_attributes(
+        &q,
+        &[
+            ("KmsMasterKeyId", "alias/aws/sqs"),
+            ("SqsManagedSseEnabled", "false"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(h.attribute(&q, "KmsDataKeyReusePeriodSeconds"), "600");
+}
+
+/// A standard-queue message whose visibility expired is offered again before
+/// messages sent after it.
+#[tokio::test]
+async fn expired_messages_come_back_in_send_order() {
+    let h = Harness::new().await;
+    let q = h.create("order", &[("VisibilityTimeout", "5")]).await;
+    h.send(&q, "first").await;
+    let got = h.receive(&q, 1).await;
+    assert_eq!(got[0].body, "first");
+    for i in 0..3 {
+        h.send(&q, &format!("later-{i}")).await;
+    }
+    h.advance_s(5);
+    let again = h.receive(&q, 1).await;
+    assert_eq!(again[0].body, "first", "the older message comes first");
+    // A visibility change to 0 puts it back at its place too.
+    h.engine
+        .change_message_visibility(&h.caller, &q, &again[0].receipt_handle, 0)
+        .await
+        .unwrap();
+    let bodies: Vec<String> = h
+        .receive(&q, 10)
+        .await
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(bodies, ["first", "later-0", "later-1", "later-2"]);
 }

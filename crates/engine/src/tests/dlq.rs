@@ -185,12 +185,22 @@ async fn move_task_returns_messages_to_their_source() {
         .start_message_move_task(&h.caller, &dlq_arn, None, Some(100))
         .await
         .unwrap();
-    assert!(matches!(
-        h.engine
-            .start_message_move_task(&h.caller, &dlq_arn, None, None)
-            .await,
-        Err(EngineError::UnsupportedOperation(_))
-    ));
+    let second = h
+        .engine
+        .start_message_move_task(&h.caller, &dlq_arn, None, None)
+        .await;
+    assert!(
+        matches!(second, Err(EngineError::InvalidParameterValue(ref m))
+            if m.ends_with("Only one active task is allowed for a source queue arn at a given time.")),
+        "{second:?}"
+    );
+    // The handle is SQS's: base64 of {"taskId": <uuid>, "sourceArn": <arn>}.
+    let decoded: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &handle).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(decoded["sourceArn"], dlq_arn.as_str());
+    assert!(uuid::Uuid::parse_str(decoded["taskId"].as_str().unwrap()).is_ok());
     let listed = h
         .engine
         .list_message_move_tasks(&h.caller, &dlq_arn, None)
@@ -251,6 +261,131 @@ async fn move_task_honours_rate_and_cancel() {
         h.engine.cancel_message_move_task(&h.caller, &handle).await,
         Err(EngineError::ResourceNotFound(_))
     ));
+    // A handle that does not decode is an invalid parameter; one that
+    // decodes but names no task of its source is not found.
+    for garbage in ["no-such-task", "e30=", "bm90IGpzb24="] {
+        let err = h
+            .engine
+            .cancel_message_move_task(&h.caller, garbage)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, EngineError::InvalidParameterValue(ref m) if m == "Value for parameter TaskHandle is invalid."),
+            "{garbage}: {err:?}"
+        );
+    }
+    let forged = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!(
+            r#"{{"taskId":"{}","sourceArn":"{dlq_arn}"}}"#,
+            uuid::Uuid::new_v4()
+        ),
+    );
+    assert!(matches!(
+        h.engine.cancel_message_move_task(&h.caller, &forged).await,
+        Err(EngineError::ResourceNotFound(_))
+    ));
+}
+
+/// A task whose destination queue is deleted fails with SQS's reason, the
+/// QueueDoesNotExist error code.
+#[tokio::test]
+async fn move_task_fails_when_its_destination_is_deleted() {
+    let h = Harness::new().await;
+    let (_src, dlq) = dead_letter_three(&h).await;
+    let dlq_arn = h.engine.queue_arn(&dlq);
+    let other = h.create("doomed", &[]).await;
+    h.engine
+        .start_message_move_task(
+            &h.caller,
+            &dlq_arn,
+            Some(&h.engine.queue_arn(&other)),
+            Some(1),
+        )
+        .await
+        .unwrap();
+    h.engine.tick().await.unwrap();
+    h.engine.delete_queue(&h.caller, &other).await.unwrap();
+    h.advance_s(5);
+    h.engine.tick().await.unwrap();
+    let listed = h
+        .engine
+        .list_message_move_tasks(&h.caller, &dlq_arn, None)
+        .unwrap();
+    assert_eq!(listed[0].status, "FAILED");
+    assert_eq!(
+        listed[0].failure_reason,
+        Some(MoveTaskFailure::QueueDoesNotExist)
+    );
+    assert_eq!(h.counts(&dlq).0, 2, "nothing lost");
+}
+
+/// E1: a message that a move task brings back to the queue that delivered it
+/// starts a new delivery epoch, so a handle from before the move does nothing.
+#[tokio::test]
+async fn handles_from_before_a_move_back_do_not_act() {
+    let h = Harness::new().await;
+    let dlq = h.create("dlq", &[]).await;
+    let src = h
+        .create(
+            "src",
+            &[
+                ("VisibilityTimeout", "1"),
+                ("RedrivePolicy", &redrive(&h.engine.queue_arn(&dlq), 1)),
+            ],
+        )
+        .await;
+    h.send(&src, "m").await;
+    let before = h.receive(&src, 1).await.remove(0);
+    h.advance_s(1);
+    assert!(h.receive(&src, 1).await.is_empty(), "moved to the DLQ");
+    h.engine
+        .start_message_move_task(&h.caller, &h.engine.queue_arn(&dlq), None, None)
+        .await
+        .unwrap();
+    h.engine.tick().await.unwrap();
+    assert_eq!(h.counts(&src), (1, 0, 0), "back in its source");
+    h.delete(&src, &before.receipt_handle).await;
+    h.engine
+        .change_message_visibility(&h.caller, &src, &before.receipt_handle, 60)
+        .await
+        .unwrap();
+    assert_eq!(h.counts(&src), (1, 0, 0), "the old handle did nothing");
+}
+
+/// SQS accepts a queue as its own dead-letter queue; Stowage then just
+/// delivers its messages again (no move, no deadlock on its own lock).
+#[tokio::test]
+async fn a_queue_may_be_its_own_dead_letter_queue() {
+    let h = Harness::new().await;
+    let arn = "arn:aws:sqs:us-east-1:000000000000:selfish";
+    let q = h
+        .create(
+            "selfish",
+            &[
+                ("VisibilityTimeout", "0"),
+                ("RedrivePolicy", &redrive(arn, 1)),
+            ],
+        )
+        .await;
+    let other = h.create("other", &[]).await;
+    h.set_attributes(
+        &other,
+        &[("RedrivePolicy", &redrive(&h.engine.queue_arn(&other), 3))],
+    )
+    .await
+    .unwrap();
+    h.send(&q, "m").await;
+    for n in 1..=3 {
+        let got = h.receive(&q, 1).await;
+        assert_eq!(got.len(), 1, "receive {n}");
+        assert_eq!(got[0].attributes["ApproximateReceiveCount"], n.to_string());
+    }
+    let sources = h
+        .engine
+        .list_dead_letter_source_queues(&h.caller, &q, None, None)
+        .unwrap();
+    assert_eq!(sources.items, vec![q.clone()]);
 }
 
 /// A move task interrupted by a restart resumes; nothing is lost or duplicated.

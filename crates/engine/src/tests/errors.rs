@@ -402,3 +402,98 @@ async fn in_flight_limit_is_over_limit() {
     assert!(matches!(err, EngineError::OverLimit(_)), "{err:?}");
     assert_eq!(h.counts(&q), (10, 120_000, 0));
 }
+
+/// Message attribute names may use letters of any script; String and Number
+/// values with characters outside the XML set are invalid parameters (only
+/// the body answers InvalidMessageContents); an empty value has SQS's words.
+#[tokio::test]
+async fn attribute_names_values_and_wording() {
+    let h = Harness::new().await;
+    let q = h.create("attrs", &[]).await;
+    let mut unicode = entry("x");
+    unicode
+        .attributes
+        .insert("attr.1øßä".into(), string_attr("v"));
+    h.engine.send_message(&h.caller, &q, unicode).await.unwrap();
+    let got = h.receive(&q, 1).await;
+    assert_eq!(got[0].message_attributes["attr.1øßä"].value, b"v");
+    for (data_type, value) in [("String", "a\u{8}b"), ("Number.int", "\u{B}1")] {
+        let mut e = entry("x");
+        e.attributes.insert(
+            "bad".into(),
+            AttributeValue {
+                data_type: data_type.into(),
+                value: value.as_bytes().to_vec(),
+            },
+        );
+        let err = h.engine.send_message(&h.caller, &q, e).await.unwrap_err();
+        assert!(
+            matches!(err, EngineError::InvalidParameterValue(_)),
+            "{data_type}: {err:?}"
+        );
+    }
+    let mut empty = entry("x");
+    empty.attributes.insert(
+        "e".into(),
+        AttributeValue {
+            data_type: "String".into(),
+            value: Vec::new(),
+        },
+    );
+    let err = h
+        .engine
+        .send_message(&h.caller, &q, empty)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EngineError::InvalidParameterValue(ref m)
+            if m == "Message (user) attribute 'e' must contain a non-empty value of type 'String'."),
+        "{err:?}"
+    );
+}
+
+/// SQS's wording for WaitTimeSeconds out of range and for a batch entry over
+/// the queue's maximum size.
+#[tokio::test]
+async fn wait_time_and_batch_entry_size_wording() {
+    let h = Harness::new().await;
+    let q = h.create("words", &[("MaximumMessageSize", "1024")]).await;
+    for w in [-1, 21] {
+        let request = ReceiveRequest {
+            wait_time_seconds: Some(w),
+            ..Default::default()
+        };
+        let err = h
+            .engine
+            .receive_message(&h.caller, &q, request)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, EngineError::InvalidParameterValue(ref m)
+                if *m == format!("Value {w} for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided.")),
+            "{err:?}"
+        );
+    }
+    let mut big = entry(&"x".repeat(1025));
+    big.id = "big".into();
+    let result = h
+        .engine
+        .send_message_batch(&h.caller, &q, vec![big])
+        .await
+        .unwrap();
+    assert!(
+        matches!(result.failed[0].error, EngineError::InvalidParameterValue(ref m)
+            if m == "One or more parameters cannot be validated. Reason: Message must be shorter than 1024 bytes."),
+        "{result:?}"
+    );
+    let err = h
+        .engine
+        .send_message(&h.caller, &q, entry(&"x".repeat(1025)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EngineError::InvalidParameterValue(ref m)
+            if m == "One or more parameters are invalid. Reason: Message must be shorter than 1024 bytes."),
+        "{err:?}"
+    );
+}

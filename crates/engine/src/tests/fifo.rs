@@ -359,3 +359,182 @@ async fn delete_of_group_head_wakes_long_poll() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].body, "second");
 }
+
+fn fifo_entry(id: &str, group: Option<&str>, dedup: Option<&str>) -> SendEntry {
+    SendEntry {
+        id: id.into(),
+        body: format!("body-{id}"),
+        group_id: group.map(str::to_string),
+        dedup_id: dedup.map(str::to_string),
+        ..Default::default()
+    }
+}
+
+/// An explicit `DelaySeconds=0` is no per-message delay: accepted (single and
+/// batch entry), and the queue's own delay applies.
+#[tokio::test]
+async fn explicit_zero_delay_is_accepted_and_the_queue_delay_applies() {
+    let h = Harness::new().await;
+    let q = fifo(&h, "z.fifo", &[("DelaySeconds", "5")]).await;
+    let mut single = fifo_entry("", Some("g"), Some("d1"));
+    single.delay_seconds = Some(0);
+    h.engine.send_message(&h.caller, &q, single).await.unwrap();
+    let mut entry = fifo_entry("e", Some("g"), Some("d2"));
+    entry.delay_seconds = Some(0);
+    let batch = h
+        .engine
+        .send_message_batch(&h.caller, &q, vec![entry])
+        .await
+        .unwrap();
+    assert!(batch.failed.is_empty(), "{:?}", batch.failed);
+    assert_eq!(h.counts(&q), (0, 0, 2), "the queue's delay applies");
+    h.advance_s(5);
+    assert_eq!(h.receive(&q, 10).await.len(), 2);
+    let mut delayed = fifo_entry("", Some("g"), Some("d3"));
+    delayed.delay_seconds = Some(2);
+    let err = h
+        .engine
+        .send_message(&h.caller, &q, delayed)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EngineError::InvalidParameterValue(ref m)
+            if m == "Value 2 for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type."),
+        "{err:?}"
+    );
+}
+
+/// A FIFO batch with an entry lacking its group id, or its dedup id without
+/// content-based deduplication, fails as a whole and stores nothing.
+#[tokio::test]
+async fn fifo_batch_without_group_or_dedup_fails_as_a_whole() {
+    let h = Harness::new().await;
+    let q = fifo(&h, "w.fifo", &[]).await;
+    let cases = [
+        (
+            fifo_entry("b", None, Some("d2")),
+            "The request must contain the parameter MessageGroupId.",
+        ),
+        (
+            fifo_entry("b", Some("g"), None),
+            "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
+        ),
+    ];
+    for (bad, message) in cases {
+        let good = fifo_entry("a", Some("g"), Some("d1"));
+        let err = h
+            .engine
+            .send_message_batch(&h.caller, &q, vec![good, bad])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, EngineError::InvalidParameterValue(ref m) if m == message),
+            "{err:?}"
+        );
+    }
+    assert_eq!(h.counts(&q), (0, 0, 0), "nothing stored");
+    // With content-based deduplication a missing dedup id is fine.
+    let cbd = fifo(&h, "cbd.fifo", &[("ContentBasedDeduplication", "true")]).await;
+    let ok = h
+        .engine
+        .send_message_batch(&h.caller, &cbd, vec![fifo_entry("a", Some("g"), None)])
+        .await
+        .unwrap();
+    assert_eq!(ok.successful.len(), 1);
+}
+
+/// PurgeQueue ends every deduplication window: the same dedup id right after
+/// a purge is a new message, also after a restart.
+#[tokio::test]
+async fn purge_clears_deduplication_ids() {
+    let mut h = Harness::new().await;
+    let q = fifo(&h, "p.fifo", &[]).await;
+    let first = h.send_fifo(&q, "x", "G", "dup").await;
+    let got = h.receive(&q, 1).await;
+    h.delete(&q, &got[0].receipt_handle).await; // held for dedup
+    let held = h.send_fifo(&q, "y", "G", "held").await;
+    h.engine.purge_queue(&h.caller, &q).await.unwrap();
+    let again = h.send_fifo(&q, "x2", "G", "dup").await;
+    assert_ne!(again.message_id, first.message_id);
+    let again_held = h.send_fifo(&q, "y2", "G", "held").await;
+    assert_ne!(again_held.message_id, held.message_id);
+    h.restart().await;
+    assert_eq!(
+        h.send_fifo(&q, "x3", "G", "dup").await.message_id,
+        again.message_id,
+        "the post-purge send deduplicates after a restart"
+    );
+    let bodies: Vec<String> = h
+        .receive(&q, 10)
+        .await
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(bodies, ["x2", "y2"]);
+}
+
+/// After DeduplicationScope changes from `queue` to `messageGroup`, ids seen
+/// under the queue scope keep deduplicating across groups until they expire.
+#[tokio::test]
+async fn dedup_ids_from_the_queue_scope_survive_a_scope_change() {
+    let h = Harness::new().await;
+    let q = fifo(&h, "s.fifo", &[]).await;
+    let old = h.send_fifo(&q, "x", "A", "seen").await;
+    h.set_attributes(&q, &[("DeduplicationScope", "messageGroup")])
+        .await
+        .unwrap();
+    let other_group = h.send_fifo(&q, "y", "B", "seen").await;
+    assert_eq!(other_group.message_id, old.message_id, "still a duplicate");
+    // New ids are per group now.
+    let a = h.send_fifo(&q, "a", "A", "new").await;
+    let b = h.send_fifo(&q, "b", "B", "new").await;
+    assert_ne!(a.message_id, b.message_id);
+    h.advance_s(300);
+    h.engine.tick().await.unwrap();
+    let later = h.send_fifo(&q, "z", "B", "seen").await;
+    assert_ne!(later.message_id, old.message_id, "window over");
+}
+
+/// E1 on a FIFO queue: DeleteMessage refuses any handle whose visibility
+/// timeout is over (expired, or an earlier delivery), and does nothing.
+#[tokio::test]
+async fn fifo_delete_with_an_expired_handle_is_refused() {
+    let h = Harness::new().await;
+    let q = fifo(&h, "e.fifo", &[("VisibilityTimeout", "5")]).await;
+    h.send_fifo(&q, "m", "G", "d").await;
+    let first = h.receive(&q, 1).await.remove(0);
+    h.advance_s(5);
+    let expired = |handle: &str| {
+        format!("Value {handle} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.")
+    };
+    let err = h
+        .engine
+        .delete_message(&h.caller, &q, &first.receipt_handle)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EngineError::InvalidParameterValue(ref m) if *m == expired(&first.receipt_handle)),
+        "{err:?}"
+    );
+    assert_eq!(h.counts(&q), (1, 0, 0), "not deleted");
+    let second = h.receive(&q, 1).await.remove(0);
+    let batch = h
+        .engine
+        .delete_message_batch(
+            &h.caller,
+            &q,
+            vec![DeleteEntry {
+                id: "old".into(),
+                receipt_handle: first.receipt_handle.clone(),
+            }],
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(batch.failed[0].error, EngineError::InvalidParameterValue(_)),
+        "{batch:?}"
+    );
+    assert_eq!(h.counts(&q), (0, 1, 0), "the newer delivery is untouched");
+    h.delete(&q, &second.receipt_handle).await;
+    assert_eq!(h.counts(&q), (0, 0, 0));
+}

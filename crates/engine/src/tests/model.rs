@@ -358,14 +358,26 @@ impl World {
                 }
                 let (i, epoch, handle) =
                     model.handles[usize::from(handle) % model.handles.len()].clone();
-                self.h
+                let result = self
+                    .h
                     .engine
                     .delete_message(&self.h.caller, &self.queues[q], &handle)
-                    .await
-                    .unwrap();
+                    .await;
+                // E1: only the latest delivery's handle deletes; on FIFO a
+                // handle whose timeout is over is refused as expired.
                 let msg = &mut model.messages[i];
-                if msg.epoch == epoch {
-                    msg.gone = true;
+                let latest = msg.epoch == epoch;
+                let in_flight = msg.visible_at_ms > now;
+                if msg.gone {
+                    result.unwrap();
+                } else if model.fifo && !(latest && in_flight) {
+                    assert!(
+                        matches!(result, Err(EngineError::InvalidParameterValue(ref m)) if m.contains("expired")),
+                        "{result:?}"
+                    );
+                } else {
+                    result.unwrap();
+                    msg.gone |= latest;
                 }
             }
             Op::ChangeVisibility {
@@ -390,25 +402,20 @@ impl World {
                         i64::from(seconds),
                     )
                     .await;
+                // E1: an earlier delivery's handle answers success and
+                // changes nothing; the latest one sets the timeout, also
+                // after it expired (the message is hidden again).
                 let msg = &mut model.messages[i];
                 if msg.gone {
                     assert!(
-                        matches!(result, Err(EngineError::MessageNotInflight)),
-                        "{result:?}"
-                    );
-                } else if msg.epoch != epoch {
-                    assert!(
-                        matches!(result, Err(EngineError::InvalidParameterValue(_))),
-                        "{result:?}"
-                    );
-                } else if msg.visible_at_ms <= now {
-                    assert!(
-                        matches!(result, Err(EngineError::MessageNotInflight)),
+                        matches!(result, Err(EngineError::InvalidParameterValue(ref m)) if m.contains("does not exist")),
                         "{result:?}"
                     );
                 } else {
                     result.unwrap();
-                    msg.visible_at_ms = now + u64::from(seconds) * 1000;
+                    if msg.epoch == epoch {
+                        msg.visible_at_ms = now + u64::from(seconds) * 1000;
+                    }
                 }
             }
             Op::Purge { fifo } => {
@@ -427,6 +434,8 @@ impl World {
                     for m in &mut model.messages {
                         m.gone = true;
                     }
+                    // A purge also forgets the deduplication ids.
+                    model.dedup.clear();
                 }
             }
             Op::Advance { ms } => self.h.clock.advance(u64::from(ms)),

@@ -1,7 +1,7 @@
 //! Message move tasks (dead-letter redrive): start, cancel, list.
 
 use super::Ctx;
-use crate::error::SqsError;
+use crate::error::{move_task_failure_reason, SqsError};
 use crate::protocol::{Out, Params};
 
 pub(super) async fn start(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> {
@@ -55,7 +55,12 @@ pub(super) fn list(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> {
                     "ApproximateNumberOfMessagesToMove",
                     t.approximate_number_of_messages_to_move.map(to_int),
                 )
-                .opt("FailureReason", t.failure_reason.map(Out::Str))
+                .opt(
+                    "FailureReason",
+                    t.failure_reason
+                        .as_ref()
+                        .map(|f| Out::Str(move_task_failure_reason(f))),
+                )
                 .with("StartedTimestamp", to_int(t.started_timestamp_ms))
         })
         .collect();

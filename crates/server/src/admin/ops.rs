@@ -131,7 +131,10 @@ pub async fn execute(
                     "status": t.status,
                     "moved": t.approximate_number_of_messages_moved,
                     "to_move": t.approximate_number_of_messages_to_move,
-                    "failure_reason": t.failure_reason,
+                    "failure_reason": t
+                        .failure_reason
+                        .as_ref()
+                        .map(crate::error::move_task_failure_reason),
                 })
             });
             Ok(json!({ "task": task }))

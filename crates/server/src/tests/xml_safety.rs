@@ -24,9 +24,13 @@ fn assert_well_formed(r: &Reply) {
 fn assert_json_invalid_parameter(r: &Reply, what: &str) {
     assert_eq!(
         (r.status.as_u16(), r.error_type().as_str()),
-        (400, "InvalidParameterValue"),
+        (400, "InvalidParameterValueException"),
         "{what}: {}",
         r.text()
+    );
+    assert_eq!(
+        r.headers["x-amzn-query-error"], "InvalidParameterValue;Sender",
+        "{what}"
     );
 }
 
