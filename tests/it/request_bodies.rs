@@ -1,6 +1,6 @@
 //! Request bodies cannot exhaust the server's memory: with credentials configured a request
-//! whose signature is missing, malformed, expired or names an unknown key is refused before
-//! its body is read, and the bodies read at once across all connections stay inside
+//! (to the SQS API or to the admin endpoint) whose signature is missing, malformed, expired or
+//! names an unknown key is refused before its body is read, and the bodies read at once across all connections stay inside
 //! `limits.request_body_budget_bytes` (over it: 503 ServiceUnavailable). Memory is the
 //! server's real peak RSS (`VmHWM` in /proc/<pid>/status).
 
@@ -58,10 +58,14 @@ impl PeakRss {
     }
 }
 
-/// The head of a JSON SendMessage declaring a `BODY_BYTES` body, with extra header lines.
-fn head(addr: SocketAddr, extra: &[String]) -> String {
+/// The admin endpoint (on by default, same credentials as the API).
+const ADMIN_PATH: &str = "/_stowage/admin/v1";
+
+/// The head of a JSON SendMessage POSTed to `path` declaring a `BODY_BYTES` body, with extra
+/// header lines.
+fn head(addr: SocketAddr, path: &str, extra: &[String]) -> String {
     let mut head = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: AmazonSQS.SendMessage\r\n\
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: AmazonSQS.SendMessage\r\n\
          Content-Type: application/x-amz-json-1.0\r\nContent-Length: {BODY_BYTES}\r\n"
     );
     for line in extra {
@@ -216,22 +220,35 @@ fn unauthenticated_requests_are_refused_before_their_body_is_read() {
         ),
     ];
     for (what, extra, status, shape) in cases {
-        let answer = answer_without_body(addr, &head(addr, &extra));
-        assert_eq!(answer.status, status, "{what}: {}", answer.text());
-        assert!(answer.text().contains(shape), "{what}: {}", answer.text());
+        for path in ["/", ADMIN_PATH] {
+            let answer = answer_without_body(addr, &head(addr, path, &extra));
+            assert_eq!(answer.status, status, "{what} {path}: {}", answer.text());
+            assert!(
+                answer.text().contains(shape),
+                "{what} {path}: {}",
+                answer.text()
+            );
+        }
     }
 
-    // Many unsigned clients sending large bodies: the server's memory does not grow with them.
-    let connections = 32;
+    // Many unsigned clients sending large bodies (half to the API, half to the admin
+    // endpoint): the server's memory does not grow with them.
+    let connections = 16;
     let meter = PeakRss::start(server.pid());
-    let (writers, written, release) = hold_bodies(addr, &head(addr, &[]), connections);
+    let (mut writers, written, release) = hold_bodies(addr, &head(addr, "/", &[]), connections);
+    let (admin_writers, admin_written, admin_release) =
+        hold_bodies(addr, &head(addr, ADMIN_PATH, &[]), connections);
+    writers.extend(admin_writers);
     written.wait();
+    admin_written.wait();
     settle(&meter, 0);
     let growth = meter.growth();
     release.wait();
+    admin_release.wait();
     for w in writers {
         w.join().expect("writer");
     }
+    let connections = 2 * connections;
     assert!(
         growth < 48 * MIB,
         "peak RSS grew by {} MiB while {connections} unsigned clients sent {} MiB bodies",
@@ -264,13 +281,13 @@ fn bodies_read_at_once_stay_within_the_global_budget() {
     let addr = server.addr();
     let connections = 24;
     let meter = PeakRss::start(server.pid());
-    let (writers, written, release) = hold_bodies(addr, &head(addr, &[]), connections);
+    let (writers, written, release) = hold_bodies(addr, &head(addr, "/", &[]), connections);
     written.wait();
     // Both admitted bodies are in memory (nearly all of their bytes).
     settle(&meter, budget - MIB);
     // The budget is held by bodies still being read (their last byte never comes): one more
     // request waits 300 ms, then gets 503.
-    let answer = answer_without_body(addr, &head(addr, &[]));
+    let answer = answer_without_body(addr, &head(addr, "/", &[]));
     let growth = meter.growth();
     release.wait();
     for w in writers {

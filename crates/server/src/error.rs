@@ -300,6 +300,7 @@ pub fn admin_code(e: &crate::admin::AdminError) -> ErrorCode {
         AdminError::Auth(e) => auth_code(e),
         AdminError::Forbidden(_) => client("AccessDenied", "AccessDenied", 403),
         AdminError::BadRequest(_) => client("InvalidRequest", "InvalidRequest", 400),
+        AdminError::Body(e) => e.code(),
         AdminError::Disabled(_) => client("NotFound", "NotFound", 404),
         AdminError::Encode(_) => INTERNAL,
     }

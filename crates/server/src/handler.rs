@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use tracing::Instrument;
@@ -124,6 +124,37 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// The `Content-Length` a request declares, if any.
+pub(crate) fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+/// Reads a request body under every limit: a declared length over
+/// `max_request_bytes` is 413 before a byte is read; the bytes come out of
+/// the global body budget (the returned reservation holds them until it is
+/// dropped; 503 when no room frees in time); all of it within
+/// `body_read_timeout_ms`. Authenticate what can be before calling this.
+pub(crate) async fn read_limited_body(
+    state: &AppState,
+    declared: Option<u64>,
+    body: Body,
+) -> Result<(Bytes, Reservation), SqsError> {
+    let max = state.inner.limits.max_request_bytes;
+    if declared.is_some_and(|n| n > max) {
+        return Err(SqsError::RequestTooLarge(max));
+    }
+    let mut reservation = state.inner.body_budget.reservation();
+    reservation
+        .cover(declared.unwrap_or(0))
+        .await
+        .map_err(|_| SqsError::BodyBudgetExhausted)?;
+    let body = read_body(state, body, declared, &mut reservation).await?;
+    Ok((body, reservation))
+}
+
 /// Reads the whole body within `limits.body_read_timeout_ms` and
 /// `max_request_bytes`, keeping `reservation` (already covering the declared
 /// length) at least as large as what has been read.
@@ -177,11 +208,7 @@ async fn handle(
                 return Err(SqsError::UnsupportedContentEncoding(encoding.to_owned()));
             }
         }
-        let declared = parts
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+        let declared = declared_length(&parts.headers);
         if declared.is_some_and(|n| n > state.inner.limits.max_request_bytes) {
             return Err(SqsError::RequestTooLarge(
                 state.inner.limits.max_request_bytes,
@@ -199,12 +226,7 @@ async fn handle(
         // of the global budget.
         let headers_checked =
             crate::auth::check_headers(&state.inner.auth, &parts.uri, &parts.headers, now_ms())?;
-        let mut reservation = state.inner.body_budget.reservation();
-        reservation
-            .cover(declared.unwrap_or(0))
-            .await
-            .map_err(|_| SqsError::BodyBudgetExhausted)?;
-        let body = read_body(state, body, declared, &mut reservation).await?;
+        let (body, reservation) = read_limited_body(state, declared, body).await?;
 
         // Query parameters come from the URI query string and the form body.
         let query_tree = match detected {
