@@ -25,7 +25,7 @@
 
 mod anonymous;
 mod canonical;
-mod date;
+pub(crate) mod date;
 mod parse;
 mod query;
 mod sign;
@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 
 pub use sign::{sign, SigningCredentials};
 
-use date::AmzDate;
+pub(crate) use date::AmzDate;
 use parse::{Form, SignedRequest};
 use query::QueryParams;
 
