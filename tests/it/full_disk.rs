@@ -85,26 +85,26 @@ impl Drop for MountNamespace {
 
 #[tokio::test]
 async fn a_full_disk_is_503_for_writes_while_reads_work_and_a_restart_recovers() {
-    let mut namespace = None;
-    let mut skipped = None;
-    let mut server = TestServer::start_with(|data_dir| {
-        let mut opts = ServerOptions::durable();
-        match MountNamespace::tmpfs(data_dir, SMALL) {
-            Ok(ns) => {
-                opts.launcher = ns.launcher();
-                namespace = Some(ns);
-            }
-            Err(why) => skipped = Some(why),
+    // The tmpfs is mounted (inside the namespace) on a directory of ours; the server's data
+    // directory is a symlink to it.
+    let mounted = tempfile::Builder::new()
+        .prefix("stowage-full-disk-")
+        .tempdir()
+        .expect("mount point");
+    let namespace = match MountNamespace::tmpfs(mounted.path(), SMALL) {
+        Ok(ns) => ns,
+        Err(why) => {
+            eprintln!("SKIPPED: {why} (run as root to test a full disk)");
+            return;
         }
-        opts
-    });
-    let Some(namespace) = namespace else {
-        eprintln!(
-            "SKIPPED: {} (run as root to test a full disk)",
-            skipped.unwrap_or_default()
-        );
-        return;
     };
+    let opts = ServerOptions {
+        launcher: namespace.launcher(),
+        ..ServerOptions::durable()
+    };
+    let mut server = TestServer::start_prepared(opts, |data| {
+        std::os::unix::fs::symlink(mounted.path(), data).expect("symlink the data directory")
+    });
     let client = server.client();
     let url = create_queue(&client, "filling").await;
     client
