@@ -60,6 +60,8 @@ fn check_redrive(
 
 fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), EngineError> {
     for (key, value) in tags {
+        validate::text("Tag key", key)?;
+        validate::text("Tag value", value)?;
         if key.is_empty()
             || key.chars().count() > TAG_KEY_MAX_CHARS
             || value.chars().count() > TAG_VALUE_MAX_CHARS

@@ -1,5 +1,6 @@
-//! `/health/live` (the process answers) and `/health/ready` (recovery is
-//! done and the write-ahead log accepts appends).
+//! `/health/live` (the process answers and its log is not poisoned) and
+//! `/health/ready` (recovery is done and the write-ahead log accepts
+//! appends).
 
 use std::sync::atomic::Ordering;
 
@@ -8,9 +9,18 @@ use axum::http::StatusCode;
 
 use crate::AppState;
 
-/// Always 200 while the process serves HTTP.
-pub(crate) async fn live() -> (StatusCode, &'static str) {
-    (StatusCode::OK, "live\n")
+/// 200 while the process serves HTTP, 503 (with the reason) once the log is
+/// poisoned: a failed write or fsync is never retried, so only a restart
+/// (which recovers from disk) brings writes back, and a liveness probe that
+/// fails makes the supervisor do it.
+pub(crate) async fn live(State(state): State<AppState>) -> (StatusCode, String) {
+    match state.inner.engine.health() {
+        storage::Health::Ok => (StatusCode::OK, "live\n".into()),
+        storage::Health::Poisoned(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("write-ahead log poisoned: {reason}; restart required\n"),
+        ),
+    }
 }
 
 /// 200 once recovery finished and while the log is healthy, else 503.

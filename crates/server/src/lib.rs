@@ -11,6 +11,7 @@ mod access_log;
 mod actions;
 pub mod admin;
 pub mod auth;
+mod body_budget;
 pub mod cli;
 pub mod config;
 pub mod console;
@@ -57,6 +58,8 @@ struct StateInner {
     auth: auth::AuthConfig,
     public_base_url: Option<String>,
     limits: LimitsConfig,
+    /// Request bodies being read or processed, across all connections.
+    body_budget: body_budget::BodyBudget,
     /// The bound API address, for queue URLs when a request has no Host.
     listen: String,
     /// Admin and reset endpoints.
@@ -74,6 +77,10 @@ impl AppState {
                 auth: config.auth.clone(),
                 public_base_url: config.public_base_url.clone(),
                 limits: config.limits.clone(),
+                body_budget: body_budget::BodyBudget::new(
+                    config.limits.request_body_budget_bytes,
+                    Duration::from_millis(config.limits.request_body_budget_wait_ms),
+                ),
                 listen: listen.to_string(),
                 admin: config.admin.clone(),
                 ready: AtomicBool::new(true),
@@ -115,6 +122,11 @@ pub enum StartError {
     /// The engine could not rebuild its state.
     #[error("cannot start the engine: {0}")]
     Engine(#[from] EngineError),
+    /// The data directory path names something that is not a directory.
+    #[error(
+        "data directory {0} is not a directory (it is a file); point --data-dir at a directory"
+    )]
+    DataDirNotADirectory(std::path::PathBuf),
     /// A queue declared in the configuration cannot be created or converged.
     #[error("configuration error: {0}")]
     Declared(#[from] declared::DeclarationError),
@@ -135,7 +147,10 @@ impl StartError {
     pub fn exit_code(&self) -> u8 {
         match self {
             StartError::Config(_) | StartError::Declared(_) => 2,
-            StartError::Storage(_) | StartError::Engine(_) | StartError::Bind { .. } => 1,
+            StartError::Storage(_)
+            | StartError::Engine(_)
+            | StartError::DataDirNotADirectory(_)
+            | StartError::Bind { .. } => 1,
         }
     }
 }
@@ -203,6 +218,9 @@ impl RunningServer {
 /// (and metrics) listener and serves in the background.
 pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     config.validate()?;
+    if std::fs::metadata(&config.data_dir).is_ok_and(|m| !m.is_dir()) {
+        return Err(StartError::DataDirNotADirectory(config.data_dir.clone()));
+    }
     std::fs::create_dir_all(&config.data_dir).map_err(|source| {
         StartError::Storage(StorageError::Io {
             path: config.data_dir.clone(),

@@ -24,7 +24,7 @@ type Outcome = Result<String, String>;
 
 /// `InvalidAttributeValue: <message>`.
 fn engine_error(e: &EngineError) -> String {
-    format!("{}: {e}", crate::error::engine_code(e).shape)
+    format!("{}: {e}", crate::error::engine_code(e).legacy)
 }
 
 /// Leaves the outcome as a flash message and redirects to `location`.
