@@ -319,3 +319,71 @@ fn positions_are_readable_as_soon_as_submitted() {
     }
     assert!(s.stats().segments > 10);
 }
+
+/// No lost wake-up between the writer's rounds: appenders that submit the
+/// moment their previous append is acknowledged race the writer going back
+/// to sleep (it checks for work, then blocks; a submit only notifies a
+/// writer that is blocked). Every append, and the `sync` and `close`
+/// requests made while the writer may be idle, must be answered; a missed
+/// notification leaves the writer asleep and an append waiting forever.
+#[test]
+fn a_writer_going_idle_never_misses_a_submit() {
+    use std::time::Duration;
+    const APPENDERS: u64 = 4;
+    for (durability, appends) in [(Durability::Always, 100u64), (Durability::Never, 1000)] {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = StorageConfig {
+            durability,
+            ..StorageConfig::default()
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (s, _) = Storage::open(dir.path(), &cfg).unwrap();
+        let patience = Duration::from_secs(60);
+        rt.block_on(async {
+            let mut tasks = Vec::new();
+            for t in 0..APPENDERS {
+                let s = s.clone();
+                tasks.push(tokio::spawn(async move {
+                    for i in 0..appends {
+                        let append = s.append(Append {
+                            records: vec![Record::MessageSent(message(t, i, 16))],
+                            release: vec![],
+                        });
+                        tokio::time::timeout(patience, append)
+                            .await
+                            .unwrap_or_else(|_| {
+                                panic!("{durability:?}: append {t}/{i} never acknowledged")
+                            })
+                            .unwrap();
+                        if i % 100 == 99 {
+                            tokio::time::timeout(patience, s.sync())
+                                .await
+                                .unwrap_or_else(|_| {
+                                    panic!("{durability:?}: sync after {t}/{i} never done")
+                                })
+                                .unwrap();
+                        }
+                    }
+                }));
+            }
+            for task in tasks {
+                task.await.unwrap();
+            }
+            tokio::time::timeout(patience, s.close())
+                .await
+                .unwrap_or_else(|_| panic!("{durability:?}: close never done"))
+                .unwrap();
+        });
+        drop(s);
+        let (s, _) = Storage::open(dir.path(), &cfg).unwrap();
+        assert_eq!(
+            collect(&s).len() as u64,
+            APPENDERS * appends,
+            "{durability:?}"
+        );
+    }
+}
