@@ -16,8 +16,8 @@ use std::sync::Arc;
 pub use storage::AttributeValue;
 
 use crate::shared::Shared;
-use crate::{ack, queues, receive, redrive, send};
-use crate::{Clock, EngineConfig, EngineError};
+use crate::{ack, admin, queues, receive, redrive, send};
+use crate::{Clock, EngineConfig, EngineError, PeekedMessage};
 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -489,6 +489,28 @@ impl Engine {
         entries: Vec<VisibilityEntry>,
     ) -> Result<BatchResult<String>, EngineError> {
         ack::change_visibility_batch(&self.shared, caller, queue, entries).await
+    }
+
+    // ---- operator actions (not SQS actions; the server authenticates the operator) ----
+    /// Peek: up to `max` (1–1000) messages of a queue in queue order, after
+    /// the cursor `after` (a previous page's `next_token`), **without**
+    /// receiving them: no visibility change, no receive count, nothing logged.
+    pub fn peek_messages(
+        &self,
+        queue: &QueueRef,
+        after: Option<&str>,
+        max: usize,
+    ) -> Result<Page<PeekedMessage>, EngineError> {
+        admin::peek(&self.shared, queue, after, max)
+    }
+    /// Deletes one message by id, whatever its state (an operator's delete).
+    /// Returns false when the queue has no such message.
+    pub async fn delete_message_by_id(
+        &self,
+        queue: &QueueRef,
+        message_id: &str,
+    ) -> Result<bool, EngineError> {
+        admin::delete_by_id(&self.shared, queue, message_id).await
     }
 
     // ---- move tasks ----

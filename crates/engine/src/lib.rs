@@ -11,8 +11,10 @@ pub mod api;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod store;
 
 mod ack;
+mod admin;
 mod attributes;
 mod compaction;
 mod fifo;
@@ -35,6 +37,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+pub use admin::{PeekState, PeekedMessage};
 pub use api::*;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::EngineConfig;

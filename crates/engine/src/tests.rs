@@ -1,6 +1,7 @@
 //! Engine tests on the real storage in a temporary directory, with a
 //! `ManualClock` (no test sleeps to wait for a timeout).
 
+mod admin;
 mod basics;
 mod dlq;
 mod durability;
