@@ -79,6 +79,13 @@ with open(rules_out, "w") as f:
     f.write("groups:\n  - name: dashboard\n    rules:\n")
     for i, (_, e) in enumerate(exprs):
         f.write(f"      - record: dashboard:query_{i}\n        expr: {json.dumps(concrete(e))}\n")
+# The DLQ panel's query, for its unit test (grafana/dashboard_test.yml).
+dlq = [e for title, e in exprs if title == "Messages in dead-letter queues"]
+if len(dlq) != 1:
+    sys.exit("dashboard: no single panel titled 'Messages in dead-letter queues'")
+with open(rules_out.replace("dashboard_rules.yml", "dashboard_dlq_rules.yml"), "w") as f:
+    f.write("groups:\n  - name: dashboard-dlq\n    rules:\n")
+    f.write(f"      - record: dashboard:dead_letter_messages\n        expr: {json.dumps(concrete(dlq[0]))}\n")
 
 bad = []
 used = set()
@@ -98,6 +105,60 @@ print(f"  SUCCESS: {len(exprs)} dashboard queries use {len(used)} exported metri
 PY
 promtool check rules "$tmp/dashboard_rules.yml" >/dev/null
 echo "  SUCCESS: every dashboard query parses (promtool)"
+echo "== promtool test rules (dashboard DLQ panel)"
+cp "$here/grafana/dashboard_test.yml" "$tmp/"
+(cd "$tmp" && promtool test rules dashboard_test.yml)
+echo "== Docker files (static: no Docker engine needed)"
+cp "$here/compose/prometheus.yml" "$here/prometheus/alerts.yml" "$tmp/"
+promtool check config "$tmp/prometheus.yml"
+# PyYAML: the interpreter on PATH, else Debian's (package python3-yaml).
+py=python3
+python3 -c 'import yaml' 2>/dev/null || py=/usr/bin/python3
+"$py" - "$root" <<'PY'
+import os, re, sys, yaml
+root = sys.argv[1]
+bad = []
+dockerfile = open(f"{root}/deploy/Dockerfile").read()
+if re.search(r"^\s*ENV\s+STOWAGE_", dockerfile, re.M):
+    bad.append("deploy/Dockerfile: ENV STOWAGE_* would override the mounted config file")
+if "STRIP=symbols" not in dockerfile:
+    bad.append("deploy/Dockerfile: the binary is not stripped")
+for src in re.findall(r"^COPY\s+(?!--)(\S+)\s+\S+\s*$", dockerfile, re.M):
+    if src != "." and not os.path.exists(f"{root}/{src}"):
+        bad.append(f"deploy/Dockerfile: COPY source {src} does not exist")
+ignore = [l.strip() for l in open(f"{root}/.dockerignore") if l.strip() and not l.startswith("#")]
+for needed in ("data/", "target/", ".git/"):
+    if needed not in ignore:
+        bad.append(f".dockerignore: {needed} is not excluded")
+compose_dir = f"{root}/deploy/compose"
+compose = yaml.safe_load(open(f"{compose_dir}/docker-compose.yml"))
+build = compose["services"]["stowage"]["build"]
+context = os.path.normpath(os.path.join(compose_dir, build["context"]))
+if not os.path.isfile(os.path.join(context, build["dockerfile"])):
+    bad.append("docker-compose.yml: build context/dockerfile not found")
+for name, service in compose["services"].items():
+    for volume in service.get("volumes", []):
+        source = volume.split(":")[0]
+        if source.startswith("."):
+            if not os.path.exists(os.path.join(compose_dir, source)):
+                bad.append(f"docker-compose.yml: {name}: {source} does not exist")
+        elif source not in compose.get("volumes", {}):
+            bad.append(f"docker-compose.yml: {name}: volume {source} is not declared")
+provisioning = f"{compose_dir}/grafana/provisioning"
+for kind in ("datasources", "dashboards"):
+    for f in os.listdir(f"{provisioning}/{kind}"):
+        doc = yaml.safe_load(open(f"{provisioning}/{kind}/{f}"))
+        if doc.get("apiVersion") != 1:
+            bad.append(f"grafana provisioning {kind}/{f}: apiVersion must be 1")
+dash_path = yaml.safe_load(open(f"{provisioning}/dashboards/stowage.yml"))["providers"][0]["options"]["path"]
+mounts = [v.split(":")[1] for v in compose["services"]["grafana"]["volumes"]]
+if not any(m.startswith(dash_path + "/") for m in mounts):
+    bad.append(f"docker-compose.yml: the dashboard is not mounted under {dash_path}")
+if bad:
+    print("\n".join(bad), file=sys.stderr)
+    sys.exit(1)
+print("  SUCCESS: Dockerfile, .dockerignore, docker-compose.yml and Grafana provisioning are consistent")
+PY
 echo "== systemd unit"
 if command -v systemd-analyze >/dev/null 2>&1; then
   # verify wants ExecStart's binary to exist: check a copy pointing at true(1).

@@ -37,7 +37,7 @@ fn signed_server() -> TestServer {
     TestServer::start(opts)
 }
 
-fn client_with(endpoint: &str, key: &str, secret: &str) -> Client {
+pub(crate) fn client_with(endpoint: &str, key: &str, secret: &str) -> Client {
     let config = aws_sdk_sqs::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("eu-west-1"))

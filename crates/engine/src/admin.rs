@@ -1,5 +1,7 @@
 //! Operator actions that are not SQS actions: browse a queue's messages
-//! without receiving them (peek), and delete one message by id. Used by the
+//! without receiving them (peek), delete one message by id, check a queue
+//! declaration with CreateQueue's validation, and reset (delete every queue).
+//! Used by the
 //! admin endpoint, the CLI and the web console; the server authenticates the
 //! operator, so these take no [`crate::Caller`].
 //!
@@ -252,4 +254,35 @@ pub(crate) async fn delete_by_id(
     queue.notify.notify_waiters();
     Counters::add(&queue.counters.deleted, 1);
     Ok(true)
+}
+
+/// Checks a queue declaration the way CreateQueue checks its input (name,
+/// attributes, tags), without creating anything. The dead-letter target of a
+/// RedrivePolicy is checked only when the queue is created or changed.
+pub(crate) fn check_queue(
+    name: &str,
+    attributes: &std::collections::BTreeMap<String, String>,
+    tags: &std::collections::BTreeMap<String, String>,
+) -> Result<(), EngineError> {
+    crate::queues::check_create(name, attributes, tags).map(|_| ())
+}
+
+/// Deletes every queue of every account (and their messages), then forgets
+/// the deleted names so they can be created again at once. Returns how many
+/// queues were deleted.
+pub(crate) async fn reset(shared: &Shared) -> Result<usize, EngineError> {
+    let mut deleted = 0;
+    for queue in shared.registry.all() {
+        let owner = crate::Caller {
+            account: queue.reference.account.clone(),
+            sender_id: queue.reference.account.clone(),
+        };
+        match crate::queues::delete(shared, &owner, &queue.reference).await {
+            Ok(()) => deleted += 1,
+            Err(EngineError::QueueDoesNotExist) => {} // deleted meanwhile
+            Err(e) => return Err(e),
+        }
+    }
+    shared.registry.forget_deleted_before(u64::MAX);
+    Ok(deleted)
 }

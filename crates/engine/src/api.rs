@@ -512,6 +512,21 @@ impl Engine {
     ) -> Result<bool, EngineError> {
         admin::delete_by_id(&self.shared, queue, message_id).await
     }
+    /// Checks a queue declaration (name, CreateQueue attributes, tags) with
+    /// CreateQueue's own validation, creating nothing.
+    pub fn check_queue_declaration(
+        name: &str,
+        attributes: &BTreeMap<String, String>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), EngineError> {
+        admin::check_queue(name, attributes, tags)
+    }
+    /// Deletes every queue of every account with its messages, and forgets
+    /// the deleted names (they can be created again at once, whatever
+    /// `strict_timing`). Returns the number of queues deleted.
+    pub async fn reset(&self) -> Result<usize, EngineError> {
+        admin::reset(&self.shared).await
+    }
 
     // ---- move tasks ----
     /// StartMessageMoveTask; returns the task handle.

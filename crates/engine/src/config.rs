@@ -19,6 +19,11 @@ pub struct EngineConfig {
     /// Milliseconds between background sweeps (delays, visibility expiry,
     /// retention, compaction). Default: 100.
     pub sweep_interval_ms: u64,
+    /// AWS's timing rules: a deleted queue's name can be reused only after
+    /// 60 s (`QueueDeletedRecently`), and a queue can be purged once per 60 s
+    /// (`PurgeQueueInProgress`). `false` drops both guards, for test suites
+    /// that delete, recreate and purge queues between tests. Default: true.
+    pub strict_timing: bool,
 }
 
 impl Default for EngineConfig {
@@ -28,6 +33,7 @@ impl Default for EngineConfig {
             receipt_handle_secret: String::new(),
             max_queues_per_account: 1_000_000,
             sweep_interval_ms: 100,
+            strict_timing: true,
         }
     }
 }

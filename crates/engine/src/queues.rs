@@ -77,14 +77,23 @@ fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), EngineError> {
     Ok(())
 }
 
-/// CreateQueue.
-pub(crate) async fn create(
-    shared: &Shared,
-    caller: &Caller,
+/// What CreateQueue's own checks found.
+pub(crate) struct Checked {
+    /// A FIFO queue?
+    pub(crate) fifo: bool,
+    /// The given attributes, normalised (what an existing queue is compared with).
+    pub(crate) normalized: BTreeMap<String, String>,
+    /// The attributes to store.
+    pub(crate) stored: BTreeMap<String, String>,
+}
+
+/// CreateQueue's checks of its own input (name, attributes, tags; not the
+/// dead-letter target).
+pub(crate) fn check_create(
     name: &str,
-    given: BTreeMap<String, String>,
-    tags: BTreeMap<String, String>,
-) -> Result<QueueRef, EngineError> {
+    given: &BTreeMap<String, String>,
+    tags: &BTreeMap<String, String>,
+) -> Result<Checked, EngineError> {
     validate::queue_name(name)?;
     let fifo = name.ends_with(".fifo");
     let fifo_attr = given
@@ -96,11 +105,31 @@ pub(crate) async fn create(
                 .into(),
         ));
     }
-    let normalized = attributes::normalize(&given, fifo, true)?;
+    let normalized = attributes::normalize(given, fifo, true)?;
     let mut stored = BTreeMap::new();
     attributes::merge(&mut stored, normalized.clone());
     attributes::check_combination(&stored)?;
-    validate_tags(&tags)?;
+    validate_tags(tags)?;
+    Ok(Checked {
+        fifo,
+        normalized,
+        stored,
+    })
+}
+
+/// CreateQueue.
+pub(crate) async fn create(
+    shared: &Shared,
+    caller: &Caller,
+    name: &str,
+    given: BTreeMap<String, String>,
+    tags: BTreeMap<String, String>,
+) -> Result<QueueRef, EngineError> {
+    let Checked {
+        fifo,
+        normalized,
+        mut stored,
+    } = check_create(name, &given, &tags)?;
     let arn = format!(
         "arn:aws:sqs:{}:{}:{}",
         shared.config.region, caller.account, name
@@ -127,10 +156,11 @@ pub(crate) async fn create(
             Some(attribute) => Err(EngineError::QueueNameExists(attribute)),
         };
     }
-    if shared
-        .registry
-        .deleted_at(&caller.account, name)
-        .is_some_and(|at| now < at + QUEUE_DELETED_RECENTLY_MS)
+    if shared.config.strict_timing
+        && shared
+            .registry
+            .deleted_at(&caller.account, name)
+            .is_some_and(|at| now < at + QUEUE_DELETED_RECENTLY_MS)
     {
         return Err(EngineError::QueueDeletedRecently);
     }
@@ -337,9 +367,10 @@ pub(crate) async fn purge(
         if inner.deleted {
             return Err(EngineError::QueueDoesNotExist);
         }
-        if inner
-            .last_purge_ms
-            .is_some_and(|at| now < at + PURGE_INTERVAL_MS)
+        if shared.config.strict_timing
+            && inner
+                .last_purge_ms
+                .is_some_and(|at| now < at + PURGE_INTERVAL_MS)
         {
             return Err(EngineError::PurgeQueueInProgress(
                 queue.reference.name.clone(),

@@ -26,11 +26,14 @@ mod canonical;
 mod date;
 mod parse;
 mod query;
+mod sign;
 mod signing;
 #[cfg(test)]
 mod tests;
 
 use serde::{Deserialize, Serialize};
+
+pub use sign::{sign, SigningCredentials};
 
 use date::AmzDate;
 use parse::{Form, SignedRequest};

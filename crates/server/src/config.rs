@@ -40,6 +40,11 @@ pub struct Config {
     pub storage: storage::StorageConfig,
     /// Queue semantics.
     pub engine: engine::EngineConfig,
+    /// The admin endpoint (CLI) and the reset endpoint.
+    pub admin: AdminConfig,
+    /// Queues declared here are created at start and their attributes
+    /// converged (`[[queues]]`). Default: none.
+    pub queues: Vec<crate::declared::QueueDecl>,
 }
 
 impl Default for Config {
@@ -54,6 +59,8 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             storage: storage::StorageConfig::default(),
             engine: engine::EngineConfig::default(),
+            admin: AdminConfig::default(),
+            queues: Vec::new(),
         }
     }
 }
@@ -67,6 +74,10 @@ pub struct LogConfig {
     pub level: String,
     /// `human` or `json`. Default: `human`.
     pub format: LogFormat,
+    /// One log line per HTTP request (method, path, action, status,
+    /// duration), at info level under the `stowage::access` target.
+    /// Default: false.
+    pub requests: bool,
 }
 
 impl Default for LogConfig {
@@ -74,6 +85,7 @@ impl Default for LogConfig {
         LogConfig {
             level: "info".into(),
             format: LogFormat::Human,
+            requests: false,
         }
     }
 }
@@ -142,6 +154,29 @@ impl Default for MetricsConfig {
     }
 }
 
+/// `[admin]`: operator endpoints on the API port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Serve the admin endpoint (`POST /_stowage/admin/v1`) used by
+    /// `stowage queues|peek|purge|redrive|export|import|backup` against a
+    /// running server. It takes the API's credentials (SigV4); without
+    /// credentials only loopback clients may use it. Default: true.
+    pub enabled: bool,
+    /// Serve `POST /_stowage/reset`, which deletes every queue and message
+    /// (test fixtures). Same access rule as the admin endpoint. Default: false.
+    pub reset_endpoint: bool,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            enabled: true,
+            reset_endpoint: false,
+        }
+    }
+}
+
 /// A configuration problem; the message names the key, file or variable.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -202,6 +237,8 @@ pub struct Overrides {
     pub public_base_url: Option<String>,
     /// `--allow-anonymous`.
     pub allow_anonymous: bool,
+    /// `--dev`: `engine.strict_timing = false` and `storage.durability = never`.
+    pub dev: bool,
 }
 
 impl Config {
@@ -232,8 +269,9 @@ impl Config {
                 path: path.to_owned(),
                 message,
             };
-            toml::from_str::<Config>(&text).map_err(|e| file_err(e.to_string()))?;
             let layer: toml::Value = toml::from_str(&text).map_err(|e| file_err(e.to_string()))?;
+            check_queue_entries(&layer).map_err(file_err)?;
+            toml::from_str::<Config>(&text).map_err(|e| file_err(e.to_string()))?;
             merge(&mut merged, layer);
         }
         let mut env: Vec<(String, String)> = env
@@ -302,6 +340,10 @@ impl Config {
         if o.allow_anonymous {
             self.auth.allow_anonymous = true;
         }
+        if o.dev {
+            self.engine.strict_timing = false;
+            self.storage.durability = storage::Durability::Never;
+        }
         Ok(())
     }
 
@@ -346,6 +388,8 @@ impl Config {
                 self.metrics.listen
             )));
         }
+        crate::declared::validate(&self.queues, &self.auth, &self.engine.region)
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         if !self.listen.ip().is_loopback()
             && self.auth.credentials.is_empty()
             && !self.auth.allow_anonymous
@@ -358,6 +402,25 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Deserializes each `[[queues]]` entry alone, so that an unknown key or a
+/// wrong type is reported with the entry's name.
+fn check_queue_entries(file: &toml::Value) -> Result<(), String> {
+    let Some(entries) = file.get("queues").and_then(toml::Value::as_array) else {
+        return Ok(());
+    };
+    for (i, entry) in entries.iter().enumerate() {
+        let label = entry
+            .get("name")
+            .and_then(toml::Value::as_str)
+            .map_or_else(|| format!("#{}", i + 1), |n| format!("`{n}`"));
+        entry
+            .clone()
+            .try_into::<crate::declared::QueueDecl>()
+            .map_err(|e| format!("[[queues]] entry {label}: {}", e.message()))?;
+    }
+    Ok(())
 }
 
 /// Deep-merges `layer` into `base` (tables merge, everything else replaces).

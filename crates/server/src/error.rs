@@ -194,6 +194,20 @@ pub fn auth_code(e: &AuthError) -> ErrorCode {
     }
 }
 
+/// The code and status of an admin-endpoint error (engine and signature
+/// failures keep their SQS codes).
+pub fn admin_code(e: &crate::admin::AdminError) -> ErrorCode {
+    use crate::admin::AdminError;
+    match e {
+        AdminError::Engine(e) => engine_code(e),
+        AdminError::Auth(e) => auth_code(e),
+        AdminError::Forbidden(_) => client("AccessDenied", "AccessDenied", 403),
+        AdminError::BadRequest(_) => client("InvalidRequest", "InvalidRequest", 400),
+        AdminError::Disabled(_) => client("NotFound", "NotFound", 404),
+        AdminError::Encode(_) => INTERNAL,
+    }
+}
+
 impl SqsError {
     /// A `MissingParameter` for member `name`.
     pub fn missing(name: &str) -> SqsError {

@@ -78,7 +78,7 @@ pub(crate) async fn api(State(state): State<AppState>, request: Request) -> Resp
             outcome,
             started.elapsed().as_secs_f64(),
         );
-        match result {
+        let mut response = match result {
             Ok(out) => {
                 tracing::debug!(status = 200, "done");
                 render(protocol, action, &out, &request_id)
@@ -92,7 +92,13 @@ pub(crate) async fn api(State(state): State<AppState>, request: Request) -> Resp
                 );
                 e.render(protocol, &request_id)
             }
-        }
+        };
+        response
+            .extensions_mut()
+            .insert(crate::access_log::ActionName(
+                action.map_or(UNKNOWN_ACTION, Action::as_str),
+            ));
+        response
     }
     .instrument(span)
     .await

@@ -7,9 +7,13 @@
 //!   shutdown handle), for tests and embedders.
 //! - [`router`]: the axum router over an [`AppState`].
 
+mod access_log;
 mod actions;
+pub mod admin;
 pub mod auth;
+pub mod cli;
 pub mod config;
+pub mod declared;
 pub mod error;
 mod handler;
 mod health;
@@ -54,6 +58,8 @@ struct StateInner {
     limits: LimitsConfig,
     /// The bound API address, for queue URLs when a request has no Host.
     listen: String,
+    /// Admin and reset endpoints.
+    admin: config::AdminConfig,
     ready: AtomicBool,
 }
 
@@ -68,6 +74,7 @@ impl AppState {
                 public_base_url: config.public_base_url.clone(),
                 limits: config.limits.clone(),
                 listen: listen.to_string(),
+                admin: config.admin.clone(),
                 ready: AtomicBool::new(true),
             }),
         }
@@ -90,6 +97,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
+        .merge(admin::routes())
         .fallback(handler::api)
         .with_state(state)
 }
@@ -106,6 +114,9 @@ pub enum StartError {
     /// The engine could not rebuild its state.
     #[error("cannot start the engine: {0}")]
     Engine(#[from] EngineError),
+    /// A queue declared in the configuration cannot be created or converged.
+    #[error("configuration error: {0}")]
+    Declared(#[from] declared::DeclarationError),
     /// A listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -115,6 +126,17 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl StartError {
+    /// The process exit status for this failure: 2 for configuration
+    /// errors (including declared queues), 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            StartError::Config(_) | StartError::Declared(_) => 2,
+            StartError::Storage(_) | StartError::Engine(_) | StartError::Bind { .. } => 1,
+        }
+    }
 }
 
 /// A server started with [`start`].
@@ -192,6 +214,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     );
     metrics::record_recovery(&recovered);
     let engine = Engine::open(storage, Arc::new(SystemClock), config.engine.clone()).await?;
+    declared::apply(&engine, &config.queues, &config.auth, &config.engine.region).await?;
     let background = engine.spawn_background();
 
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -232,6 +255,12 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let mut app = router(state);
     if config.metrics.serve_on_api_port {
         app = app.merge(metrics::metrics_router(engine.clone()));
+    } else {
+        // Not an SQS request either: a plain 404, not a MissingAction.
+        app = app.route("/metrics", axum::routing::any(metrics_not_here));
+    }
+    if config.log.requests {
+        app = app.layer(axum::middleware::from_fn(access_log::log_request));
     }
 
     let task = {
@@ -267,6 +296,14 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         stop,
         task,
     })
+}
+
+/// `/metrics` on the API port without `metrics.serve_on_api_port`.
+async fn metrics_not_here() -> (axum::http::StatusCode, &'static str) {
+    (
+        axum::http::StatusCode::NOT_FOUND,
+        "metrics are served on the metrics listener (metrics.listen), not on the API port\n",
+    )
 }
 
 /// Runs the server as the `stowage` binary does: start, print exactly one

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use server::cli;
 use server::config::{Config, LogFormat, Overrides, DEFAULT_CONFIG_TOML};
 
 /// Stowage: a durable message broker that speaks the Amazon SQS API.
@@ -34,7 +35,7 @@ struct Cli {
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
     /// Data directory (write-ahead log and index). [default: ./data]
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     data_dir: Option<PathBuf>,
     /// Address of the Prometheus /metrics endpoint, IP:PORT; "" disables it. [default: 127.0.0.1:9325]
     #[arg(long, value_name = "ADDR")]
@@ -55,6 +56,10 @@ struct Cli {
     /// Allow listening on a non-loopback address without credentials.
     #[arg(long)]
     allow_anonymous: bool,
+    /// Development mode: engine.strict_timing = false (no 60 s guards on
+    /// recreate and purge) and storage.durability = never.
+    #[arg(long)]
+    dev: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,6 +68,18 @@ enum Command {
     Serve,
     /// Print the built-in default configuration (commented TOML) and exit.
     PrintDefaultConfig,
+    /// List queues (`queues list`) or show their counts (`queues stats`).
+    Queues(cli::queues::Args),
+    /// Show messages without receiving them (no visibility or count change).
+    Peek(cli::peek::Args),
+    /// Purge a queue.
+    Purge(cli::purge::Args),
+    /// Move a dead-letter queue's messages back to their sources (or --to).
+    Redrive(cli::redrive::Args),
+    /// Write queues and their messages as JSON lines (export format v1).
+    Export(cli::export::Args),
+    /// Create queues and send messages from an export file.
+    Import(cli::import::Args),
 }
 
 fn init_tracing(config: &Config) {
@@ -82,10 +99,6 @@ fn main() -> ExitCode {
     // First: fixes the start time behind the uptime gauge and installs the recorder.
     server::metrics::install();
     let cli = Cli::parse();
-    if matches!(cli.command, Some(Command::PrintDefaultConfig)) {
-        print!("{DEFAULT_CONFIG_TOML}");
-        return ExitCode::SUCCESS;
-    }
     let overrides = Overrides {
         listen: cli.listen,
         data_dir: cli.data_dir,
@@ -95,8 +108,23 @@ fn main() -> ExitCode {
         log_format: cli.log_format,
         public_base_url: cli.public_base_url,
         allow_anonymous: cli.allow_anonymous,
+        dev: cli.dev,
     };
-    let config = match Config::load(cli.config.as_deref(), std::env::vars(), &overrides) {
+    let file = cli.config.as_deref();
+    match cli.command {
+        None | Some(Command::Serve) => {}
+        Some(Command::PrintDefaultConfig) => {
+            print!("{DEFAULT_CONFIG_TOML}");
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Queues(c)) => return cli::main(c, file, &overrides),
+        Some(Command::Peek(c)) => return cli::main(c, file, &overrides),
+        Some(Command::Purge(c)) => return cli::main(c, file, &overrides),
+        Some(Command::Redrive(c)) => return cli::main(c, file, &overrides),
+        Some(Command::Export(c)) => return cli::main(c, file, &overrides),
+        Some(Command::Import(c)) => return cli::main(c, file, &overrides),
+    }
+    let config = match Config::load(file, std::env::vars(), &overrides) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("stowage: configuration error: {e}");
@@ -119,7 +147,7 @@ fn main() -> ExitCode {
         Err(e) => {
             tracing::error!("{e}");
             eprintln!("stowage: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -24,6 +24,8 @@ mod snapshot;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use snapshot::dead_letter_queues;
+
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::OnceLock;

@@ -1,7 +1,8 @@
 //! Queue URLs: built as `http(s)://<host>/<account>/<name>` from the request's
 //! Host header (or the configured `public_base_url`), and parsed from any
 //! form a client may send — our own URLs, real AWS URLs
-//! (`https://sqs.<region>.amazonaws.com/<account>/<name>`), or a bare path.
+//! (`https://sqs.<region>.amazonaws.com/<account>/<name>`), ElasticMQ's
+//! `http://host:port/queue/<name>`, or a bare path.
 
 use axum::http::{HeaderMap, Uri};
 use engine::QueueRef;
@@ -40,8 +41,12 @@ impl UrlBase {
     }
 }
 
+/// The first path segment of ElasticMQ-style queue URLs.
+const ELASTICMQ_SEGMENT: &str = "queue";
+
 /// Resolves a QueueUrl (any host, or just a path) to account and name. A
-/// URL with only a name (`/name` or `name`) means the caller's own account.
+/// URL with only a name (`/name` or `name`), or ElasticMQ's `/queue/<name>`,
+/// means the caller's own account.
 pub(crate) fn parse(url: &str, caller_account: &str) -> Result<QueueRef, SqsError> {
     let invalid = || SqsError::InvalidAddress(url.to_owned());
     let trimmed = url.trim();
@@ -55,7 +60,8 @@ pub(crate) fn parse(url: &str, caller_account: &str) -> Result<QueueRef, SqsErro
     let path = path.split(['?', '#']).next().unwrap_or_default();
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match segments.as_slice() {
-        [name] => Ok(QueueRef {
+        // ElasticMQ's URLs (`http://host:port/queue/<name>`) are aliases too.
+        [name] | [ELASTICMQ_SEGMENT, name] => Ok(QueueRef {
             account: caller_account.to_owned(),
             name: (*name).to_owned(),
         }),
@@ -109,6 +115,10 @@ mod tests {
             q("123456789012", "jobs")
         );
         assert_eq!(parse("jobs", me).unwrap(), q(me, "jobs"));
+        assert_eq!(
+            parse("http://localhost:9324/queue/jobs", me).unwrap(),
+            q(me, "jobs")
+        );
         assert_eq!(parse("http://h:1/jobs", me).unwrap(), q(me, "jobs"));
         assert!(matches!(
             parse("http://h:1/", me),

@@ -84,7 +84,11 @@ pub(crate) async fn serve(
                 let app = app.clone();
                 let guard = RequestGuard::new(active.clone());
                 async move {
-                    let response = app.oneshot(req.map(axum::body::Body::new)).await;
+                    let mut req = req.map(axum::body::Body::new);
+                    // The client's address, for the admin endpoints' loopback rule.
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    let response = app.oneshot(req).await;
                     drop(guard);
                     response
                 }

@@ -2,6 +2,7 @@
 //! `tower::ServiceExt::oneshot`) against a real engine on a temporary data
 //! directory, and a few through a real listener started with [`crate::start`].
 
+mod admin;
 mod bad_input;
 mod json;
 mod lifecycle;

@@ -117,3 +117,82 @@ async fn peek_of_a_missing_queue_or_bad_cursor_is_an_error() {
         Err(EngineError::InvalidParameterValue(_))
     ));
 }
+
+#[tokio::test]
+async fn reset_deletes_every_queue_and_the_names_are_free_at_once() {
+    let h = Harness::new().await;
+    let a = h.create("reset-a", &[]).await;
+    h.send(&a, "gone").await;
+    let other = Caller {
+        account: "111111111111".into(),
+        sender_id: "AIDOTHER".into(),
+    };
+    h.engine
+        .create_queue(&other, "reset-b", BTreeMap::new(), BTreeMap::new())
+        .await
+        .unwrap();
+    assert_eq!(h.engine.reset().await.unwrap(), 2);
+    assert!(h.engine.queue_gauges().is_empty());
+    // strict_timing is on (the default), yet the name is free again at once.
+    let again = h.create("reset-a", &[]).await;
+    assert_eq!(h.counts(&again), (0, 0, 0));
+}
+
+#[tokio::test]
+async fn queue_declarations_are_checked_like_create_queue() {
+    let h = Harness::new().await;
+    let attrs = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let none = BTreeMap::new();
+    Engine::check_queue_declaration("ok", &attrs(&[("VisibilityTimeout", "45")]), &none).unwrap();
+    let err =
+        Engine::check_queue_declaration("ok", &attrs(&[("VisibilityTimeout", "99999")]), &none)
+            .unwrap_err();
+    assert!(
+        matches!(err, EngineError::InvalidAttributeValue(_)),
+        "{err:?}"
+    );
+    let err =
+        Engine::check_queue_declaration("ok", &attrs(&[("Colour", "blue")]), &none).unwrap_err();
+    assert!(
+        matches!(err, EngineError::InvalidAttributeName(_)),
+        "{err:?}"
+    );
+    assert!(Engine::check_queue_declaration("bad name!", &none, &none).is_err());
+    // Nothing was created.
+    assert!(h.engine.queue_gauges().is_empty());
+}
+
+#[tokio::test]
+async fn relaxed_timing_allows_recreate_and_repeated_purge() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let storage_config = storage::StorageConfig {
+        durability: storage::Durability::Never,
+        ..Default::default()
+    };
+    let (storage, _) = storage::Storage::open(dir.path(), &storage_config).unwrap();
+    let config = EngineConfig {
+        strict_timing: false,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::open(storage, Arc::new(clock.clone()), config)
+        .await
+        .unwrap();
+    let me = caller();
+    let q = engine
+        .create_queue(&me, "again", BTreeMap::new(), BTreeMap::new())
+        .await
+        .unwrap();
+    engine.purge_queue(&me, &q).await.unwrap();
+    engine.purge_queue(&me, &q).await.unwrap();
+    engine.delete_queue(&me, &q).await.unwrap();
+    engine
+        .create_queue(&me, "again", BTreeMap::new(), BTreeMap::new())
+        .await
+        .unwrap();
+}

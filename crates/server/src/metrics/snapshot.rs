@@ -56,7 +56,10 @@ impl Snapshot {
 }
 
 /// Finds the dead-letter queues: the targets of every RedrivePolicy.
-fn dead_letter_queues(engine: &engine::Engine, queues: &[QueueGauges]) -> HashSet<QueueRef> {
+pub(crate) fn dead_letter_queues(
+    engine: &engine::Engine,
+    queues: &[QueueGauges],
+) -> HashSet<QueueRef> {
     let names = ["RedrivePolicy".to_owned()];
     let mut found = HashSet::new();
     for q in queues {
