@@ -290,7 +290,7 @@ fn memory_report(rt: &tokio::runtime::Runtime) {
             .await
             .unwrap_or_else(|e| panic!("engine: {e}"));
         let replayed = Instant::now();
-        let waiting: u64 = engine.queue_gauges().iter().map(|g| g.visible).sum();
+        let waiting: u64 = engine.queue_gauges().await.iter().map(|g| g.visible).sum();
         println!(
             "restart with {waiting} messages waiting: storage open {:.2} s (index rebuilt: {}), engine replay {:.2} s",
             (opened - start).as_secs_f64(),

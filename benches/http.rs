@@ -404,7 +404,7 @@ fn http_row(
         total.elapsed = start.elapsed();
 
         // Cross-check the client's counts with the engine's.
-        let gauges = server.engine().queue_gauges();
+        let gauges = server.engine().queue_gauges().await;
         let (sent, deleted, left): (u64, u64, u64) = gauges.iter().fold((0, 0, 0), |acc, g| {
             (
                 acc.0 + g.sent_total,

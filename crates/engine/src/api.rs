@@ -292,7 +292,7 @@ impl Engine {
         )
     }
     /// Gauges of every queue.
-    pub fn queue_gauges(&self) -> Vec<QueueGauges> {
+    pub async fn queue_gauges(&self) -> Vec<QueueGauges> {
         let now = self.shared.now();
         let mut out: Vec<QueueGauges> = self
             .shared
@@ -317,7 +317,7 @@ impl Engine {
         queues::create(&self.shared, caller, name, attributes, tags).await
     }
     /// GetQueueUrl.
-    pub fn get_queue_url(
+    pub async fn get_queue_url(
         &self,
         caller: &Caller,
         name: &str,
@@ -326,7 +326,7 @@ impl Engine {
         queues::get_url(&self.shared, caller, name, owner_account)
     }
     /// ListQueues (the caller's own queues).
-    pub fn list_queues(
+    pub async fn list_queues(
         &self,
         caller: &Caller,
         prefix: Option<&str>,
@@ -344,7 +344,7 @@ impl Engine {
         queues::purge(&self.shared, caller, queue).await
     }
     /// GetQueueAttributes (`All` or names; empty list → empty map).
-    pub fn get_queue_attributes(
+    pub async fn get_queue_attributes(
         &self,
         caller: &Caller,
         queue: &QueueRef,
@@ -362,7 +362,7 @@ impl Engine {
         queues::set_attributes(&self.shared, caller, queue, attributes).await
     }
     /// ListQueueTags.
-    pub fn list_queue_tags(
+    pub async fn list_queue_tags(
         &self,
         caller: &Caller,
         queue: &QueueRef,
@@ -408,7 +408,7 @@ impl Engine {
         queues::remove_permission(&self.shared, caller, queue, label).await
     }
     /// ListDeadLetterSourceQueues.
-    pub fn list_dead_letter_source_queues(
+    pub async fn list_dead_letter_source_queues(
         &self,
         caller: &Caller,
         queue: &QueueRef,
@@ -495,7 +495,7 @@ impl Engine {
     /// Peek: up to `max` (1–1000) messages of a queue in queue order, after
     /// the cursor `after` (a previous page's `next_token`), **without**
     /// receiving them: no visibility change, no receive count, nothing logged.
-    pub fn peek_messages(
+    pub async fn peek_messages(
         &self,
         queue: &QueueRef,
         after: Option<&str>,
@@ -555,7 +555,7 @@ impl Engine {
         redrive::cancel_task(&self.shared, caller, task_handle).await
     }
     /// ListMessageMoveTasks (most recent first, ≤ max_results, default 1, max 10).
-    pub fn list_message_move_tasks(
+    pub async fn list_message_move_tasks(
         &self,
         caller: &Caller,
         source_arn: &str,

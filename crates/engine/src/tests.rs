@@ -144,18 +144,20 @@ impl Harness {
             .unwrap()
     }
 
-    pub(crate) fn attribute(&self, queue: &QueueRef, name: &str) -> String {
+    pub(crate) async fn attribute(&self, queue: &QueueRef, name: &str) -> String {
         let map = self
             .engine
             .get_queue_attributes(&self.caller, queue, &[name.to_string()])
+            .await
             .unwrap();
         map.get(name).cloned().unwrap_or_default()
     }
 
-    pub(crate) fn counts(&self, queue: &QueueRef) -> (u64, u64, u64) {
+    pub(crate) async fn counts(&self, queue: &QueueRef) -> (u64, u64, u64) {
         let map = self
             .engine
             .get_queue_attributes(&self.caller, queue, &["All".to_string()])
+            .await
             .unwrap();
         let n = |k: &str| map[k].parse::<u64>().unwrap();
         (

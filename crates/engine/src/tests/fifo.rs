@@ -80,7 +80,7 @@ async fn dedup_returns_original_even_after_delete_until_window_ends() {
         fourth.sequence_number.unwrap().parse::<u128>().unwrap()
             > first.sequence_number.unwrap().parse::<u128>().unwrap()
     );
-    let gauges = h.engine.queue_gauges();
+    let gauges = h.engine.queue_gauges().await;
     assert_eq!(
         gauges
             .iter()
@@ -387,7 +387,7 @@ async fn explicit_zero_delay_is_accepted_and_the_queue_delay_applies() {
         .await
         .unwrap();
     assert!(batch.failed.is_empty(), "{:?}", batch.failed);
-    assert_eq!(h.counts(&q), (0, 0, 2), "the queue's delay applies");
+    assert_eq!(h.counts(&q).await, (0, 0, 2), "the queue's delay applies");
     h.advance_s(5);
     assert_eq!(h.receive(&q, 10).await.len(), 2);
     let mut delayed = fifo_entry("", Some("g"), Some("d3"));
@@ -432,7 +432,7 @@ async fn fifo_batch_without_group_or_dedup_fails_as_a_whole() {
             "{err:?}"
         );
     }
-    assert_eq!(h.counts(&q), (0, 0, 0), "nothing stored");
+    assert_eq!(h.counts(&q).await, (0, 0, 0), "nothing stored");
     // With content-based deduplication a missing dedup id is fine.
     let cbd = fifo(&h, "cbd.fifo", &[("ContentBasedDeduplication", "true")]).await;
     let ok = h
@@ -521,7 +521,7 @@ async fn fifo_delete_with_an_expired_handle_is_refused() {
         matches!(err, EngineError::InvalidParameterValue(ref m) if *m == expired(&first.receipt_handle)),
         "{err:?}"
     );
-    assert_eq!(h.counts(&q), (1, 0, 0), "not deleted");
+    assert_eq!(h.counts(&q).await, (1, 0, 0), "not deleted");
     let second = h.receive(&q, 1).await.remove(0);
     let batch = h
         .engine
@@ -539,7 +539,11 @@ async fn fifo_delete_with_an_expired_handle_is_refused() {
         matches!(batch.failed[0].error, EngineError::InvalidParameterValue(_)),
         "{batch:?}"
     );
-    assert_eq!(h.counts(&q), (0, 1, 0), "the newer delivery is untouched");
+    assert_eq!(
+        h.counts(&q).await,
+        (0, 1, 0),
+        "the newer delivery is untouched"
+    );
     h.delete(&q, &second.receipt_handle).await;
-    assert_eq!(h.counts(&q), (0, 0, 0));
+    assert_eq!(h.counts(&q).await, (0, 0, 0));
 }

@@ -29,12 +29,13 @@ pub(super) async fn cancel(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError
     ))
 }
 
-pub(super) fn list(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> {
+pub(super) async fn list(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> {
     let source = p.required_str("SourceArn")?;
     let max = p.int("MaxResults")?;
     let tasks = ctx
         .engine
-        .list_message_move_tasks(&ctx.caller, &source, max)?;
+        .list_message_move_tasks(&ctx.caller, &source, max)
+        .await?;
     let to_int = |n: u64| Out::Int(i64::try_from(n).unwrap_or(i64::MAX));
     let results = tasks
         .into_iter()
@@ -57,7 +58,10 @@ pub(super) fn list(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> {
                     "ApproximateNumberOfMessagesToMove",
                     t.approximate_number_of_messages_to_move.map(to_int),
                 )
-                .opt("FailureReason", t.failure_reason.map(failure_reason))
+                .opt(
+                    "FailureReason",
+                    t.failure_reason.map(|f| Out::Str(failure_text(&f))),
+                )
                 .with("StartedTimestamp", to_int(t.started_timestamp_ms))
         })
         .collect();
@@ -70,11 +74,11 @@ pub(super) fn list(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> {
 
 /// `FailureReason` as SQS reports it: the error code of what went wrong
 /// (`AWS.SimpleQueueService.NonExistentQueue` when a queue was deleted).
-fn failure_reason(failure: MoveTaskFailure) -> Out {
+pub(crate) fn failure_text(failure: &MoveTaskFailure) -> String {
     match failure {
-        MoveTaskFailure::QueueDoesNotExist => {
-            Out::str(engine_code(&EngineError::QueueDoesNotExist).legacy)
-        }
-        MoveTaskFailure::Other(reason) => Out::Str(reason),
+        MoveTaskFailure::QueueDoesNotExist => engine_code(&EngineError::QueueDoesNotExist)
+            .legacy
+            .to_string(),
+        MoveTaskFailure::Other(reason) => reason.clone(),
     }
 }

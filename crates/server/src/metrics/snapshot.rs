@@ -28,16 +28,22 @@ pub(crate) struct Snapshot {
 }
 
 impl Snapshot {
-    /// Reads the engine.
-    pub(crate) fn collect(engine: &engine::Engine) -> Snapshot {
-        let queues = engine.queue_gauges();
-        let dead_letter = dead_letter_queues(engine, &queues);
+    /// Reads the engine's queues (the storage figures come from [`Snapshot::read_storage`]).
+    pub(crate) async fn collect(engine: &engine::Engine) -> Snapshot {
+        let queues = engine.queue_gauges().await;
+        let dead_letter = dead_letter_queues(engine, &queues).await;
         Snapshot {
             queues,
             dead_letter,
-            storage: engine.storage().stats(),
+            // Read by `read_storage` (blocking: the index size is on disk).
+            storage: storage::StorageStats::default(),
             poisoned: matches!(engine.health(), storage::Health::Poisoned(_)),
         }
+    }
+
+    /// Reads the storage figures (blocking file-system calls).
+    pub(crate) fn read_storage(&mut self, engine: &engine::Engine) {
+        self.storage = engine.storage().stats();
     }
 
     /// Renders the snapshot (and the process figures) in the exposition format.
@@ -56,7 +62,7 @@ impl Snapshot {
 }
 
 /// Finds the dead-letter queues: the targets of every RedrivePolicy.
-pub(crate) fn dead_letter_queues(
+pub(crate) async fn dead_letter_queues(
     engine: &engine::Engine,
     queues: &[QueueGauges],
 ) -> HashSet<QueueRef> {
@@ -67,7 +73,7 @@ pub(crate) fn dead_letter_queues(
             account: q.queue.account.clone(),
             sender_id: q.queue.account.clone(),
         };
-        let Ok(attributes) = engine.get_queue_attributes(&owner, &q.queue, &names) else {
+        let Ok(attributes) = engine.get_queue_attributes(&owner, &q.queue, &names).await else {
             continue; // deleted between the two calls
         };
         if let Some(target) = attributes
