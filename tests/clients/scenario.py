@@ -8,6 +8,7 @@ Usage: python scenario.py ENDPOINT PROTOCOL
 Exits non-zero (with a traceback) on the first failed check.
 """
 
+import base64
 import hashlib
 import json
 import struct
@@ -271,6 +272,15 @@ def main():
         )
     expect_error(
         lambda: sqs.cancel_message_move_task(TaskHandle="no-such-task"),
+        "InvalidParameterValueException",
+        "InvalidParameterValue",
+        400,
+    )
+    unknown = base64.b64encode(
+        json.dumps({"taskId": str(uuid.uuid4()), "sourceArn": dlq_arn}).encode()
+    ).decode()
+    expect_error(
+        lambda: sqs.cancel_message_move_task(TaskHandle=unknown),
         "ResourceNotFoundException",
         "ResourceNotFoundException",
         404,
@@ -286,6 +296,13 @@ def main():
     except sqs.exceptions.QueueDoesNotExist as e:
         code = e.response["Error"]["Code"]
         check(code == "AWS.SimpleQueueService.NonExistentQueue", f"legacy code {code}")
+        # Each protocol words it as SQS does.
+        want = {
+            "json": "The specified queue does not exist.",
+            "query": "The specified queue does not exist for this wsdl version.",
+        }[WANT_PROTOCOL]
+        message = e.response["Error"]["Message"]
+        check(message == want, f"QueueDoesNotExist message {message!r}")
     expect_error(
         lambda: sqs.send_message(QueueUrl=missing, MessageBody="x"),
         "QueueDoesNotExist",
@@ -308,6 +325,20 @@ def main():
         lambda: sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "a", "MessageBody": "x"}] * 2),
         "BatchEntryIdsNotDistinct",
         "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
+        400,
+    )
+    # Unmodeled validation errors: Error.Code is the short code; over JSON
+    # QueryErrorCode is the …Exception name SQS puts in __type.
+    expect_error(
+        lambda: sqs.send_message(QueueUrl=url, MessageBody=""),
+        "MissingRequiredParameterException",
+        "MissingParameter",
+        400,
+    )
+    expect_error(
+        lambda: sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=11),
+        "InvalidParameterValueException",
+        "InvalidParameterValue",
         400,
     )
     expect_error(

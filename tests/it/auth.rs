@@ -135,6 +135,18 @@ async fn signatures_and_account_isolation() {
     assert!(res.is_err(), "ReceiveMessage was not granted to B");
     let got = receive_n(&a, &url, 2, std::time::Duration::from_secs(5)).await;
     assert_eq!(got.len(), 2);
+    // SenderId is the sender's principal id (its account), never its access key id.
+    for m in &got {
+        let want = match m.body() {
+            Some("from b") => ACCOUNT_B,
+            _ => ACCOUNT_A,
+        };
+        assert_eq!(
+            sys_attr(m, aws_sdk_sqs::types::MessageSystemAttributeName::SenderId),
+            Some(want),
+            "{m:?}"
+        );
+    }
 
     // Revoked again.
     a.remove_permission()

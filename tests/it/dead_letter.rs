@@ -203,18 +203,29 @@ async fn move_task_cancel_and_errors() {
         .task_handle()
         .unwrap()
         .to_string();
+    // SQS's handle: base64 of {"taskId": <uuid>, "sourceArn": <arn>}.
+    let decoded: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &handle)
+            .expect("base64 handle"),
+    )
+    .expect("JSON handle");
+    assert_eq!(decoded["sourceArn"], dlq_arn.as_str(), "{decoded}");
+    assert!(decoded["taskId"].is_string(), "{decoded}");
     // Only one active task per source.
-    assert_client_error(
+    let info = assert_sqs_error(
         client
             .start_message_move_task()
             .source_arn(&dlq_arn)
             .send()
             .await,
-        &[
-            "InvalidParameterValue",
-            "UnsupportedOperation",
-            "ResourceNotFoundException",
-        ],
+        400,
+        "InvalidParameterValueException",
+        "InvalidParameterValue",
+    );
+    assert!(
+        info.message.as_deref().is_some_and(|m| m
+            .ends_with("Only one active task is allowed for a source queue arn at a given time.")),
+        "{info:?}"
     );
     let cancelled = client
         .cancel_message_move_task()
@@ -263,11 +274,30 @@ async fn move_task_cancel_and_errors() {
         "a 1 msg/s task cancelled at once must not have moved everything"
     );
 
-    // Errors: unknown handle, unknown source, rate above 500.
-    assert_sqs_error(
+    // Errors: a handle that does not decode, a handle of no task, unknown
+    // source, rate above 500.
+    let info = assert_sqs_error(
         client
             .cancel_message_move_task()
             .task_handle("no-such-task")
+            .send()
+            .await,
+        400,
+        "InvalidParameterValueException",
+        "InvalidParameterValue",
+    );
+    assert_eq!(
+        info.message.as_deref(),
+        Some("Value for parameter TaskHandle is invalid.")
+    );
+    let unknown = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!(r#"{{"taskId":"00000000-0000-0000-0000-000000000000","sourceArn":"{dlq_arn}"}}"#),
+    );
+    assert_sqs_error(
+        client
+            .cancel_message_move_task()
+            .task_handle(unknown)
             .send()
             .await,
         404,
@@ -283,7 +313,7 @@ async fn move_task_cancel_and_errors() {
         &[
             "ResourceNotFoundException",
             "QueueDoesNotExist",
-            "InvalidParameterValue",
+            "InvalidParameterValueException",
         ],
     );
     assert_client_error(
@@ -293,7 +323,7 @@ async fn move_task_cancel_and_errors() {
             .max_number_of_messages_per_second(501)
             .send()
             .await,
-        &["InvalidParameterValue"],
+        &["InvalidParameterValueException"],
     );
 }
 
@@ -313,7 +343,7 @@ async fn redrive_policy_validation() {
             .attributes(A::RedrivePolicy, policy)
             .send()
             .await,
-        &["InvalidParameterValue", "InvalidAttributeValue"],
+        &["InvalidParameterValueException", "InvalidAttributeValue"],
     );
     // Not JSON.
     assert_client_error(
@@ -323,7 +353,7 @@ async fn redrive_policy_validation() {
             .attributes(A::RedrivePolicy, "{not json")
             .send()
             .await,
-        &["InvalidParameterValue", "InvalidAttributeValue"],
+        &["InvalidParameterValueException", "InvalidAttributeValue"],
     );
 }
 
@@ -391,7 +421,7 @@ async fn redrive_policy_removal_and_redrive_allow_policy() {
             .attributes(A::RedrivePolicy, policy)
             .send()
             .await,
-        &["InvalidParameterValue", "InvalidAttributeValue"],
+        &["InvalidParameterValueException", "InvalidAttributeValue"],
     );
     // A policy naming a queue that does not exist is refused.
     let ghost = serde_json::json!({
@@ -407,9 +437,80 @@ async fn redrive_policy_removal_and_redrive_allow_policy() {
             .send()
             .await,
         &[
-            "InvalidParameterValue",
+            "InvalidParameterValueException",
             "InvalidAttributeValue",
             "QueueDoesNotExist",
         ],
     );
+}
+
+/// A task whose destination queue was deleted fails with FailureReason
+/// `AWS.SimpleQueueService.NonExistentQueue`; a source that is no dead-letter
+/// queue is SQS's InvalidParameterValue.
+#[tokio::test]
+async fn move_task_failure_reason_and_non_dlq_source() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let dlq = create_queue(&client, "f-dlq").await;
+    let dlq_arn = queue_arn(&client, &dlq).await;
+    let policy =
+        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1}).to_string();
+    let src = create_queue_with(&client, "f-src", &[(A::RedrivePolicy, policy.as_str())]).await;
+    let src_arn = queue_arn(&client, &src).await;
+    assert_sqs_error(
+        client
+            .start_message_move_task()
+            .source_arn(&src_arn)
+            .send()
+            .await,
+        400,
+        "InvalidParameterValueException",
+        "InvalidParameterValue",
+    );
+    for i in 0..3 {
+        client
+            .send_message()
+            .queue_url(&src)
+            .message_body(format!("m{i}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    receive_until_gone(&client, &src).await;
+    wait_for_count(&client, &dlq, "3").await;
+    let doomed = create_queue(&client, "f-doomed").await;
+    let doomed_arn = queue_arn(&client, &doomed).await;
+    client
+        .start_message_move_task()
+        .source_arn(&dlq_arn)
+        .destination_arn(&doomed_arn)
+        .max_number_of_messages_per_second(1)
+        .send()
+        .await
+        .unwrap();
+    client
+        .delete_queue()
+        .queue_url(&doomed)
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let tasks = client
+            .list_message_move_tasks()
+            .source_arn(&dlq_arn)
+            .send()
+            .await
+            .unwrap();
+        let t = tasks.results().first().expect("the task is listed");
+        if t.status() == Some("FAILED") {
+            assert_eq!(
+                t.failure_reason(),
+                Some("AWS.SimpleQueueService.NonExistentQueue")
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "task never failed: {t:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -211,7 +211,10 @@ async fn deduplication() {
             .message_group_id("g")
             .send()
             .await,
-        &["InvalidParameterValue", "MissingParameter"],
+        &[
+            "InvalidParameterValueException",
+            "MissingRequiredParameterException",
+        ],
     );
     // Missing group id is an error on FIFO queues; DelaySeconds per message too.
     assert_client_error(
@@ -222,7 +225,10 @@ async fn deduplication() {
             .message_deduplication_id("x")
             .send()
             .await,
-        &["InvalidParameterValue", "MissingParameter"],
+        &[
+            "InvalidParameterValueException",
+            "MissingRequiredParameterException",
+        ],
     );
     assert_client_error(
         client
@@ -234,7 +240,7 @@ async fn deduplication() {
             .delay_seconds(5)
             .send()
             .await,
-        &["InvalidParameterValue"],
+        &["InvalidParameterValueException"],
     );
     let got = receive_n(&client, &url, 1, Duration::from_secs(3)).await;
     assert_eq!(got.len(), 1);
@@ -329,7 +335,7 @@ async fn fifo_attributes_and_standard_queue_rejects_fifo_only_params() {
             .message_deduplication_id("d")
             .send()
             .await,
-        &["InvalidParameterValue"],
+        &["InvalidParameterValueException"],
     );
     client
         .send_message()
@@ -406,13 +412,40 @@ async fn fifo_batches_per_entry_validation_and_in_batch_dedup() {
             .build()
             .unwrap()
     };
+    // An entry without MessageGroupId, or without MessageDeduplicationId
+    // while content-based deduplication is off, fails the whole request.
+    for (bad, message) in [
+        (
+            e("c", "no group", None, Some("d2")),
+            "The request must contain the parameter MessageGroupId.",
+        ),
+        (
+            e("d", "no dedup", Some("g"), None),
+            "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
+        ),
+    ] {
+        let info = assert_sqs_error(
+            client
+                .send_message_batch()
+                .queue_url(&url)
+                .entries(e("a", "first", Some("g"), Some("d1")))
+                .entries(bad)
+                .send()
+                .await,
+            400,
+            "InvalidParameterValueException",
+            "InvalidParameterValue",
+        );
+        assert_eq!(info.message.as_deref(), Some(message));
+    }
+    // Other entry errors stay per entry.
     let out = client
         .send_message_batch()
         .queue_url(&url)
         .entries(e("a", "first", Some("g"), Some("d1")))
         .entries(e("b", "same dedup", Some("g"), Some("d1")))
-        .entries(e("c", "no group", None, Some("d2")))
-        .entries(e("d", "no dedup", Some("g"), None))
+        .entries(e("c", "bad group", Some("a b"), Some("d2")))
+        .entries(e("d", "bad dedup", Some("g"), Some("")))
         .entries(e("f", "second", Some("g"), Some("d3")))
         .send()
         .await
@@ -465,7 +498,7 @@ async fn fifo_dead_letter_queue_keeps_order() {
             .attributes(A::RedrivePolicy, bad)
             .send()
             .await,
-        &["InvalidParameterValue", "InvalidAttributeValue"],
+        &["InvalidParameterValueException", "InvalidAttributeValue"],
     );
     for i in 0..4 {
         client
@@ -598,4 +631,207 @@ async fn concurrent_consumers_keep_each_group_in_order() {
             "group {g} out of order"
         );
     }
+}
+
+/// Bad FIFO parameters are SQS's unmodeled InvalidParameterValue: JSON
+/// `__type` `…#InvalidParameterValueException`, `x-amzn-query-error`
+/// `InvalidParameterValue;Sender`.
+#[tokio::test]
+async fn bad_fifo_parameters_have_sqs_error_shapes() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = fifo_queue(&client, "shapes.fifo", false).await;
+    let long = "a".repeat(129);
+    for (group, dedup) in [
+        ("", "d"),
+        (long.as_str(), "d"),
+        ("with space", "d"),
+        ("g", ""),
+        ("g", long.as_str()),
+        ("g", "with space"),
+    ] {
+        assert_sqs_error(
+            client
+                .send_message()
+                .queue_url(&url)
+                .message_body("x")
+                .message_group_id(group)
+                .message_deduplication_id(dedup)
+                .send()
+                .await,
+            400,
+            "InvalidParameterValueException",
+            "InvalidParameterValue",
+        );
+    }
+    let info = assert_sqs_error(
+        client
+            .send_message()
+            .queue_url(&url)
+            .message_body("x")
+            .message_group_id("g")
+            .message_deduplication_id("d")
+            .delay_seconds(2)
+            .send()
+            .await,
+        400,
+        "InvalidParameterValueException",
+        "InvalidParameterValue",
+    );
+    assert_eq!(
+        info.message.as_deref(),
+        Some("Value 2 for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.")
+    );
+}
+
+/// `DelaySeconds=0` on a FIFO send (single and batch entry) is accepted; the
+/// queue's own DelaySeconds then applies.
+#[tokio::test]
+async fn fifo_accepts_an_explicit_zero_delay() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = create_queue_with(
+        &client,
+        "zero.fifo",
+        &[(A::FifoQueue, "true"), (A::DelaySeconds, "600")],
+    )
+    .await;
+    client
+        .send_message()
+        .queue_url(&url)
+        .message_body("single")
+        .message_group_id("g")
+        .message_deduplication_id("d1")
+        .delay_seconds(0)
+        .send()
+        .await
+        .unwrap();
+    let out = client
+        .send_message_batch()
+        .queue_url(&url)
+        .entries(
+            SendMessageBatchRequestEntry::builder()
+                .id("e")
+                .message_body("entry")
+                .message_group_id("g")
+                .message_deduplication_id("d2")
+                .delay_seconds(0)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(out.failed().is_empty(), "{out:?}");
+    assert_eq!(
+        queue_attr(&client, &url, A::ApproximateNumberOfMessagesDelayed).await,
+        "2",
+        "the queue's delay applies"
+    );
+}
+
+/// PurgeQueue clears the deduplication cache: the same dedup id right after
+/// a purge is a new message.
+#[tokio::test]
+async fn purge_forgets_deduplication_ids() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = fifo_queue(&client, "purged.fifo", false).await;
+    let send = |body: &'static str| {
+        client
+            .send_message()
+            .queue_url(&url)
+            .message_body(body)
+            .message_group_id("g")
+            .message_deduplication_id("same")
+            .send()
+    };
+    let before = send("before").await.unwrap();
+    client.purge_queue().queue_url(&url).send().await.unwrap();
+    let after = send("after").await.unwrap();
+    assert_ne!(after.message_id(), before.message_id());
+    let got = receive_n(&client, &url, 1, Duration::from_secs(5)).await;
+    assert_eq!(got[0].body(), Some("after"));
+}
+
+/// After DeduplicationScope changes from `queue` to `messageGroup`, ids seen
+/// before keep deduplicating across groups.
+#[tokio::test]
+async fn dedup_ids_survive_a_change_to_message_group_scope() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = fifo_queue(&client, "scope.fifo", false).await;
+    let send = |group: &'static str, dedup: &'static str| {
+        client
+            .send_message()
+            .queue_url(&url)
+            .message_body(format!("{group}-{dedup}"))
+            .message_group_id(group)
+            .message_deduplication_id(dedup)
+            .send()
+    };
+    let old = send("a", "seen").await.unwrap();
+    client
+        .set_queue_attributes()
+        .queue_url(&url)
+        .attributes(A::DeduplicationScope, "messageGroup")
+        .send()
+        .await
+        .unwrap();
+    let other_group = send("b", "seen").await.unwrap();
+    assert_eq!(other_group.message_id(), old.message_id());
+    let a = send("a", "new").await.unwrap();
+    let b = send("b", "new").await.unwrap();
+    assert_ne!(a.message_id(), b.message_id(), "new ids are per group");
+}
+
+/// On a FIFO queue DeleteMessage refuses a handle whose visibility timeout
+/// expired; the message stays.
+#[tokio::test]
+async fn fifo_delete_with_an_expired_handle_is_refused() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = fifo_queue(&client, "expired.fifo", true).await;
+    client
+        .send_message()
+        .queue_url(&url)
+        .message_body("m")
+        .message_group_id("g")
+        .send()
+        .await
+        .unwrap();
+    let got = client
+        .receive_message()
+        .queue_url(&url)
+        .visibility_timeout(1)
+        .send()
+        .await
+        .unwrap();
+    let handle = got.messages()[0].receipt_handle().unwrap().to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while queue_attr(&client, &url, A::ApproximateNumberOfMessages).await != "1" {
+        assert!(std::time::Instant::now() < deadline, "never visible again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let info = assert_sqs_error(
+        client
+            .delete_message()
+            .queue_url(&url)
+            .receipt_handle(&handle)
+            .send()
+            .await,
+        400,
+        "InvalidParameterValueException",
+        "InvalidParameterValue",
+    );
+    assert_eq!(
+        info.message,
+        Some(format!(
+            "Value {handle} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired."
+        ))
+    );
+    assert_eq!(
+        queue_attr(&client, &url, A::ApproximateNumberOfMessages).await,
+        "1"
+    );
 }

@@ -10,7 +10,7 @@ use aws_sdk_sqs::types::{
 };
 
 use crate::common::*;
-use crate::harness::TestServer;
+use crate::harness::{TestServer, ACCOUNT};
 
 #[test]
 fn md5_helper_matches_the_spec_vector() {
@@ -90,7 +90,11 @@ async fn send_receive_delete_with_attributes_and_md5s() {
     );
     assert_eq!(sys_attr(m, S::ApproximateReceiveCount), Some("1"));
     assert_eq!(sys_attr(m, S::AwsTraceHeader), Some(trace));
-    assert!(sys_attr(m, S::SenderId).is_some_and(|s| !s.is_empty()));
+    assert_eq!(
+        sys_attr(m, S::SenderId),
+        Some(ACCOUNT),
+        "SenderId is a principal id (the anonymous account), never the access key id"
+    );
     let sent_ts: u128 = sys_attr(m, S::SentTimestamp)
         .expect("SentTimestamp")
         .parse()
@@ -277,14 +281,27 @@ async fn invalid_messages_are_rejected_and_nothing_is_stored() {
             "InvalidMessageContents",
         );
     }
-    // 1 MiB + 1 byte, and 600k two-byte characters.
-    assert_client_error(
+    // 1 MiB + 1 byte, and 600k two-byte characters. SQS's JSON `__type` for
+    // its unmodeled validation errors is the `…Exception` form; the
+    // x-amzn-query-error header keeps the short code.
+    let info = assert_sqs_error(
         send("x".repeat(1_048_577)).send().await,
-        &["InvalidParameterValue"],
+        400,
+        "InvalidParameterValueException",
+        "InvalidParameterValue",
+    );
+    assert_eq!(
+        info.sdk_code.as_deref(),
+        Some("InvalidParameterValue"),
+        "the SDK reports the short code"
+    );
+    assert_eq!(
+        info.message.as_deref(),
+        Some("One or more parameters are invalid. Reason: Message must be shorter than 1048576 bytes.")
     );
     assert_client_error(
         send("é".repeat(600_000)).send().await,
-        &["InvalidParameterValue"],
+        &["InvalidParameterValueException"],
     );
     // Body + attributes over 1 MiB.
     assert_client_error(
@@ -292,21 +309,23 @@ async fn invalid_messages_are_rejected_and_nothing_is_stored() {
             .message_attributes("big", string_attr(&"y".repeat(1000)))
             .send()
             .await,
-        &["InvalidParameterValue"],
+        &["InvalidParameterValueException"],
     );
     // Empty body.
-    assert_client_error(
+    assert_sqs_error(
         send(String::new()).send().await,
-        &["InvalidParameterValue", "MissingParameter"],
+        400,
+        "MissingRequiredParameterException",
+        "MissingParameter",
     );
     // Delay out of range.
     assert_client_error(
         send("d".into()).delay_seconds(901).send().await,
-        &["InvalidParameterValue"],
+        &["InvalidParameterValueException"],
     );
     assert_client_error(
         send("d".into()).delay_seconds(-1).send().await,
-        &["InvalidParameterValue"],
+        &["InvalidParameterValueException"],
     );
     // 11 attributes.
     let mut many = send("m".into());
@@ -315,7 +334,10 @@ async fn invalid_messages_are_rejected_and_nothing_is_stored() {
     }
     assert_client_error(
         many.send().await,
-        &["InvalidParameterValue", "InvalidParameterCombination"],
+        &[
+            "InvalidParameterValueException",
+            "InvalidParameterCombination",
+        ],
     );
     // Bad attribute names and types.
     for (name, value) in [
@@ -329,7 +351,6 @@ async fn invalid_messages_are_rejected_and_nothing_is_stored() {
         ("blob", typed_attr("Blob", "v")),
         ("num", typed_attr("Number", "not-a-number")),
         ("num", typed_attr("Number", "1e200")),
-        ("empty", string_attr("")),
     ] {
         assert_client_error(
             send("m".into())
@@ -337,7 +358,7 @@ async fn invalid_messages_are_rejected_and_nothing_is_stored() {
                 .send()
                 .await,
             &[
-                "InvalidParameterValue",
+                "InvalidParameterValueException",
                 "InvalidAttributeValue",
                 "InvalidAttributeName",
             ],
@@ -358,25 +379,37 @@ async fn receive_parameter_validation() {
     let client = server.client();
     let url = create_queue(&client, "rparams").await;
     let rx = || client.receive_message().queue_url(&url);
-    assert_client_error(
+    let info = assert_sqs_error(
         rx().max_number_of_messages(11).send().await,
-        &["InvalidParameterValue"],
+        400,
+        "InvalidParameterValueException",
+        "InvalidParameterValue",
+    );
+    assert_eq!(
+        info.message.as_deref(),
+        Some("Value 11 for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.")
     );
     assert_client_error(
         rx().max_number_of_messages(0).send().await,
-        &["InvalidParameterValue"],
+        &["InvalidParameterValueException"],
     );
     assert_client_error(
         rx().wait_time_seconds(21).send().await,
-        &["InvalidParameterValue"],
+        &["InvalidParameterValueException"],
     );
-    assert_client_error(
+    let info = assert_sqs_error(
         rx().wait_time_seconds(-1).send().await,
-        &["InvalidParameterValue"],
+        400,
+        "InvalidParameterValueException",
+        "InvalidParameterValue",
+    );
+    assert_eq!(
+        info.message.as_deref(),
+        Some("Value -1 for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided.")
     );
     assert_client_error(
         rx().visibility_timeout(43_201).send().await,
-        &["InvalidParameterValue"],
+        &["InvalidParameterValueException"],
     );
     // The server is still fine.
     assert!(receive(&client, &url, 1, 0).await.is_empty());
@@ -544,7 +577,7 @@ async fn queue_maximum_message_size_applies() {
             .message_body("x".repeat(1025))
             .send()
             .await,
-        &["InvalidParameterValue"],
+        &["InvalidParameterValueException"],
     );
     // Attributes count toward the size.
     assert_client_error(
@@ -555,7 +588,7 @@ async fn queue_maximum_message_size_applies() {
             .message_attributes("pad", string_attr(&"y".repeat(100)))
             .send()
             .await,
-        &["InvalidParameterValue"],
+        &["InvalidParameterValueException"],
     );
     assert_eq!(
         queue_attr(&client, &url, A::ApproximateNumberOfMessages).await,
@@ -693,4 +726,214 @@ async fn in_flight_limit_gives_over_limit() {
         .unwrap_or_else(|| panic!("no OverLimit error; errors: {errors:?}"));
     assert_eq!(over.status, 403, "{over:?}");
     assert_eq!(over.query_error.as_deref(), Some("OverLimit;Sender"));
+}
+
+/// `MessageAttributeNames`: `All`, `.*` and `*` return every attribute, a name
+/// ending in `.*` is a prefix filter, other names are exact; attribute names
+/// may use letters of any script.
+#[tokio::test]
+async fn message_attribute_name_filters() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = create_queue(&client, "filters").await;
+    client
+        .send_message()
+        .queue_url(&url)
+        .message_body("m")
+        .message_attributes("Hello", string_attr("1"))
+        .message_attributes("Help.Me", string_attr("2"))
+        .message_attributes("Other", string_attr("3"))
+        .message_attributes("attr.1øßä", string_attr("4"))
+        .send()
+        .await
+        .unwrap();
+    let cases: [(&[&str], &[&str]); 6] = [
+        (&["All"], &["Hello", "Help.Me", "Other", "attr.1øßä"]),
+        (&[".*"], &["Hello", "Help.Me", "Other", "attr.1øßä"]),
+        (&["*"], &["Hello", "Help.Me", "Other", "attr.1øßä"]),
+        (&["Hel.*"], &["Hello", "Help.Me"]),
+        (&["Other", "attr.*"], &["Other", "attr.1øßä"]),
+        (&["Hel"], &[]),
+    ];
+    for (filters, want) in cases {
+        let mut request = client
+            .receive_message()
+            .queue_url(&url)
+            .visibility_timeout(0)
+            .wait_time_seconds(5);
+        for f in filters {
+            request = request.message_attribute_names(*f);
+        }
+        let out = request.send().await.unwrap();
+        let m = &out.messages()[0];
+        let mut names: Vec<&str> = m
+            .message_attributes()
+            .map(|a| a.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        names.sort_unstable();
+        assert_eq!(names, want, "filters {filters:?}");
+        if let Some(attrs) = m.message_attributes() {
+            assert_eq!(
+                m.md5_of_message_attributes(),
+                Some(attributes_md5(attrs).as_str()),
+                "the MD5 covers what was returned"
+            );
+        }
+    }
+}
+
+/// String and Number values with characters outside the XML set are
+/// InvalidParameterValue (the body alone answers InvalidMessageContents); an
+/// empty value is refused in SQS's words.
+#[tokio::test]
+async fn attribute_values_outside_the_xml_set_and_empty_values() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = create_queue(&client, "values").await;
+    let send = || client.send_message().queue_url(&url).message_body("m");
+    for (data_type, value) in [("String", "a\u{8}b"), ("Number", "\u{B}1")] {
+        assert_sqs_error(
+            send()
+                .message_attributes("bad", typed_attr(data_type, value))
+                .send()
+                .await,
+            400,
+            "InvalidParameterValueException",
+            "InvalidParameterValue",
+        );
+    }
+    assert_sqs_error(
+        client
+            .send_message()
+            .queue_url(&url)
+            .message_body("a\u{8}b")
+            .send()
+            .await,
+        400,
+        "InvalidMessageContents",
+        "InvalidMessageContents",
+    );
+    let info = assert_sqs_error(
+        send()
+            .message_attributes("empty", string_attr(""))
+            .send()
+            .await,
+        400,
+        "InvalidParameterValueException",
+        "InvalidParameterValue",
+    );
+    assert_eq!(
+        info.message.as_deref(),
+        Some("Message (user) attribute 'empty' must contain a non-empty value of type 'String'.")
+    );
+    assert_eq!(
+        queue_attr(&client, &url, A::ApproximateNumberOfMessages).await,
+        "0"
+    );
+}
+
+/// The `X-Amzn-Trace-Id` header of SendMessage / SendMessageBatch becomes the
+/// `AWSTraceHeader` system attribute (and its MD5) unless the request sets
+/// one itself.
+#[tokio::test]
+async fn trace_id_header_becomes_the_aws_trace_header() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = create_queue(&client, "traced").await;
+    let header = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1";
+    let explicit = "Root=1-00000000-000000000000000000000000;Sampled=0";
+    let md5 = |trace: &str| {
+        attributes_md5_parts(vec![(
+            "AWSTraceHeader".into(),
+            "String".into(),
+            1,
+            trace.as_bytes().to_vec(),
+        )])
+    };
+    let sent = client
+        .send_message()
+        .queue_url(&url)
+        .message_body("single")
+        .customize()
+        .mutate_request(move |r| {
+            r.headers_mut().insert("X-Amzn-Trace-Id", header);
+        })
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        sent.md5_of_message_system_attributes(),
+        Some(md5(header).as_str())
+    );
+    let batch = client
+        .send_message_batch()
+        .queue_url(&url)
+        .entries(
+            aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                .id("plain")
+                .message_body("batch")
+                .build()
+                .unwrap(),
+        )
+        .entries(
+            aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                .id("own")
+                .message_body("own")
+                .message_system_attributes(
+                    MessageSystemAttributeNameForSends::AwsTraceHeader,
+                    MessageSystemAttributeValue::builder()
+                        .data_type("String")
+                        .string_value(explicit)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .customize()
+        .mutate_request(move |r| {
+            r.headers_mut().insert("X-Amzn-Trace-Id", header);
+        })
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(batch.successful().len(), 2, "{batch:?}");
+    let got = receive_n(&client, &url, 3, Duration::from_secs(10)).await;
+    let traces: HashMap<&str, &str> = got
+        .iter()
+        .map(|m| (m.body().unwrap(), sys_attr(m, S::AwsTraceHeader).unwrap()))
+        .collect();
+    assert_eq!(traces["single"], header);
+    assert_eq!(traces["batch"], header);
+    assert_eq!(
+        traces["own"], explicit,
+        "the request's own AWSTraceHeader wins"
+    );
+}
+
+/// A batch entry over the queue's MaximumMessageSize fails with SQS's words.
+#[tokio::test]
+async fn batch_entry_too_large_is_worded_as_sqs_words_it() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = create_queue_with(&client, "small", &[(A::MaximumMessageSize, "1024")]).await;
+    let out = client
+        .send_message_batch()
+        .queue_url(&url)
+        .entries(
+            aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                .id("big")
+                .message_body("x".repeat(1025))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let failed = &out.failed()[0];
+    assert_eq!(failed.code(), "InvalidParameterValue");
+    assert_eq!(
+        failed.message(),
+        Some("One or more parameters cannot be validated. Reason: Message must be shorter than 1024 bytes.")
+    );
 }

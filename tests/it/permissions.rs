@@ -26,12 +26,17 @@ async fn add_and_remove_permission() {
         .unwrap_or_else(|e| panic!("Policy is not JSON ({e}): {policy}"));
     let statements = doc["Statement"].as_array().expect("Statement array");
     assert_eq!(statements.len(), 1, "{doc}");
-    let text = statements[0].to_string();
-    assert!(text.contains("let-them-send"), "Sid is the label: {text}");
-    assert!(text.contains("111111111111"), "principal: {text}");
-    assert!(
-        text.contains("SQS:SendMessage") || text.contains("sqs:SendMessage"),
-        "{text}"
+    // As SQS writes it: Version 2008-10-17; one principal as a plain string,
+    // several actions as a list.
+    assert_eq!(doc["Version"], "2008-10-17", "{doc}");
+    assert_eq!(statements[0]["Sid"], "let-them-send");
+    assert_eq!(
+        statements[0]["Principal"]["AWS"],
+        "arn:aws:iam::111111111111:root"
+    );
+    assert_eq!(
+        statements[0]["Action"],
+        serde_json::json!(["SQS:SendMessage", "SQS:ReceiveMessage"])
     );
 
     // A second statement under another label; a duplicate label is an error.
@@ -40,10 +45,21 @@ async fn add_and_remove_permission() {
         .queue_url(&url)
         .label("second")
         .aws_account_ids("222222222222")
+        .aws_account_ids("333333333333")
         .actions("*")
         .send()
         .await
         .unwrap();
+    let policy = queue_attr(&client, &url, A::Policy).await;
+    let doc: serde_json::Value = serde_json::from_str(&policy).unwrap();
+    assert_eq!(doc["Statement"][1]["Action"], "SQS:*", "{doc}");
+    assert_eq!(
+        doc["Statement"][1]["Principal"]["AWS"],
+        serde_json::json!([
+            "arn:aws:iam::222222222222:root",
+            "arn:aws:iam::333333333333:root"
+        ])
+    );
     assert_client_error(
         client
             .add_permission()
@@ -53,7 +69,7 @@ async fn add_and_remove_permission() {
             .actions("SendMessage")
             .send()
             .await,
-        &["InvalidParameterValue"],
+        &["InvalidParameterValueException"],
     );
     // More than 7 actions in one statement: OverLimit (403).
     let mut too_many = client
@@ -92,7 +108,7 @@ async fn add_and_remove_permission() {
             .label("never-added")
             .send()
             .await,
-        &["InvalidParameterValue"],
+        &["InvalidParameterValueException"],
     );
     assert_sqs_error(
         client

@@ -517,3 +517,327 @@ fn slow_headers_are_cut_off_and_huge_headers_refused() {
     // Still serving.
     assert_eq!(server.http("GET", "/health/ready", &[], b"").status, 200);
 }
+
+/// The Query protocol as SQS answers it: its own QueueDoesNotExist wording, a
+/// QueueUrl that names no queue, requests to a queue URL without an action or
+/// with an action that takes no queue, and JSON answers for `Accept:
+/// application/json`.
+#[test]
+fn query_endpoints_and_wording() {
+    let server = TestServer::start_default();
+    let r = query_call(&server, "/", "Action=CreateQueue&QueueName=qe");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let path = format!("/{ACCOUNT}/qe");
+
+    let r = query_call(&server, "/", "Action=GetQueueUrl&QueueName=missing");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text().contains(
+            "<Message>The specified queue does not exist for this wsdl version.</Message>"
+        ),
+        "{}",
+        r.text()
+    );
+    // The JSON protocol keeps its own wording.
+    let r = json_call(&server, "GetQueueUrl", r#"{"QueueName":"missing"}"#);
+    assert_eq!(
+        json_body(&r)["message"],
+        "The specified queue does not exist."
+    );
+
+    // A QueueUrl that is no queue URL: the queue does not exist (both protocols).
+    let nowhere = "http://whatever-incorrect-queue-address";
+    let r = query_call(
+        &server,
+        "/",
+        &format!("Action=SendMessage&MessageBody=x&QueueUrl={}", enc(nowhere)),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text()
+            .contains("<Code>AWS.SimpleQueueService.NonExistentQueue</Code>"),
+        "{}",
+        r.text()
+    );
+    let r = json_call(
+        &server,
+        "SendMessage",
+        &format!(r#"{{"QueueUrl":"{nowhere}","MessageBody":"x"}}"#),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        json_body(&r)["__type"],
+        "com.amazonaws.sqs#QueueDoesNotExist"
+    );
+
+    // A queue URL without an action: 404 <UnknownOperationException/>.
+    for method in ["GET", "POST"] {
+        let r = send(&server, method, &path, &[("Content-Type", FORM)], b"");
+        assert_eq!(r.status, 404, "{method}: {}", r.text());
+        assert_eq!(r.text(), "<UnknownOperationException/>", "{method}");
+        assert_request_id(&r);
+    }
+    // Actions that take no queue are not valid on a queue URL.
+    for action in ["CreateQueue", "ListQueues"] {
+        let r = query_call(&server, &path, &format!("Action={action}&QueueName=x"));
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert!(
+            r.text().contains("<Code>InvalidAction</Code>"),
+            "{}",
+            r.text()
+        );
+        assert!(
+            r.text().contains(&format!(
+                "<Message>The action {action} is not valid for this endpoint.</Message>"
+            )),
+            "{}",
+            r.text()
+        );
+    }
+    // The queue's own actions still work there.
+    let r = query_call(&server, &path, "Action=SendMessage&MessageBody=hello");
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // Accept: application/json → the same answer in AWS JSON.
+    let accept_json = [("Content-Type", FORM), ("Accept", "application/json")];
+    let r = send(
+        &server,
+        "POST",
+        "/",
+        &accept_json,
+        b"Action=GetQueueUrl&QueueName=qe",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.header("content-type")
+            .is_some_and(|c| c.starts_with(JSON)),
+        "{r:?}"
+    );
+    assert_eq!(json_body(&r)["QueueUrl"], server.queue_url("qe"));
+    let r = send(
+        &server,
+        "POST",
+        &path,
+        &accept_json,
+        b"Action=ReceiveMessage&AttributeName.1=All",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(json_body(&r)["Messages"][0]["Body"], "hello");
+    let r = send(
+        &server,
+        "POST",
+        "/",
+        &accept_json,
+        b"Action=GetQueueUrl&QueueName=missing",
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        json_body(&r)["__type"],
+        "com.amazonaws.sqs#QueueDoesNotExist"
+    );
+    assert_eq!(
+        r.header("x-amzn-query-error"),
+        Some("AWS.SimpleQueueService.NonExistentQueue;Sender")
+    );
+}
+
+/// Unmodeled validation errors over raw JSON: `__type` is the `…Exception`
+/// name, `x-amzn-query-error` the short code; over Query `<Code>` is the
+/// short code.
+#[test]
+fn unmodeled_errors_carry_exception_types() {
+    let server = TestServer::start_default();
+    let r = json_call(&server, "CreateQueue", r#"{"QueueName":"shapes"}"#);
+    let url = json_body(&r)["QueueUrl"].as_str().unwrap().to_string();
+    for (action, body, shape, code) in [
+        (
+            "SendMessage",
+            format!(r#"{{"QueueUrl":"{url}","MessageBody":""}}"#),
+            "MissingRequiredParameterException",
+            "MissingParameter",
+        ),
+        (
+            "SendMessage",
+            format!(r#"{{"QueueUrl":"{url}"}}"#),
+            "MissingRequiredParameterException",
+            "MissingParameter",
+        ),
+        (
+            "ReceiveMessage",
+            format!(r#"{{"QueueUrl":"{url}","MaxNumberOfMessages":11}}"#),
+            "InvalidParameterValueException",
+            "InvalidParameterValue",
+        ),
+    ] {
+        let r = json_call(&server, action, &body);
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert_eq!(
+            json_body(&r)["__type"],
+            format!("com.amazonaws.sqs#{shape}"),
+            "{body}"
+        );
+        assert_eq!(
+            r.header("x-amzn-query-error"),
+            Some(format!("{code};Sender").as_str()),
+            "{body}"
+        );
+    }
+    let r = query_call(
+        &server,
+        &format!("/{ACCOUNT}/shapes"),
+        "Action=ReceiveMessage&MaxNumberOfMessages=11",
+    );
+    assert!(
+        r.text().contains("<Code>InvalidParameterValue</Code>"),
+        "{}",
+        r.text()
+    );
+}
+
+/// SQS's JSON omits empty lists (`Failed`, `Successful`, `queueUrls`,
+/// `Results`, `QueueUrls`) in every batch and list answer.
+#[test]
+fn json_answers_omit_empty_lists() {
+    let server = TestServer::start_default();
+    let r = json_call(&server, "CreateQueue", r#"{"QueueName":"lists"}"#);
+    let url = json_body(&r)["QueueUrl"].as_str().unwrap().to_string();
+    let arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:lists");
+    let ok = |action: &str, body: String| {
+        let r = json_call(&server, action, &body);
+        assert_eq!(r.status, 200, "{action}: {}", r.text());
+        json_body(&r)
+    };
+    let sent = ok(
+        "SendMessageBatch",
+        format!(r#"{{"QueueUrl":"{url}","Entries":[{{"Id":"a","MessageBody":"x"}}]}}"#),
+    );
+    assert!(sent.get("Failed").is_none(), "{sent}");
+    assert_eq!(sent["Successful"].as_array().map(Vec::len), Some(1));
+    let all_failed = ok(
+        "SendMessageBatch",
+        format!(r#"{{"QueueUrl":"{url}","Entries":[{{"Id":"a","MessageBody":"\u0000"}}]}}"#),
+    );
+    assert!(all_failed.get("Successful").is_none(), "{all_failed}");
+    let got = ok(
+        "ReceiveMessage",
+        format!(r#"{{"QueueUrl":"{url}","WaitTimeSeconds":5}}"#),
+    );
+    let handle = got["Messages"][0]["ReceiptHandle"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let changed = ok(
+        "ChangeMessageVisibilityBatch",
+        format!(
+            r#"{{"QueueUrl":"{url}","Entries":[{{"Id":"c","ReceiptHandle":"{handle}","VisibilityTimeout":60}}]}}"#
+        ),
+    );
+    assert!(changed.get("Failed").is_none(), "{changed}");
+    let deleted = ok(
+        "DeleteMessageBatch",
+        format!(r#"{{"QueueUrl":"{url}","Entries":[{{"Id":"d","ReceiptHandle":"{handle}"}}]}}"#),
+    );
+    assert!(deleted.get("Failed").is_none(), "{deleted}");
+    for (action, body) in [
+        ("ReceiveMessage", format!(r#"{{"QueueUrl":"{url}"}}"#)),
+        ("ListQueues", r#"{"QueueNamePrefix":"none"}"#.to_string()),
+        (
+            "ListDeadLetterSourceQueues",
+            format!(r#"{{"QueueUrl":"{url}"}}"#),
+        ),
+        ("ListQueueTags", format!(r#"{{"QueueUrl":"{url}"}}"#)),
+    ] {
+        assert_eq!(ok(action, body), serde_json::json!({}), "{action}");
+    }
+    assert_eq!(
+        ok(
+            "ListMessageMoveTasks",
+            format!(r#"{{"SourceArn":"{arn}"}}"#)
+        ),
+        serde_json::json!({})
+    );
+}
+
+/// The Query side of the FIFO and message-attribute rules: an explicit
+/// `DelaySeconds=0`, a batch entry without group id failing the request,
+/// prefix filters and non-ASCII attribute names, `X-Amzn-Trace-Id`.
+#[test]
+fn query_fifo_and_attribute_rules() {
+    let server = TestServer::start_default();
+    let r = query_call(
+        &server,
+        "/",
+        "Action=CreateQueue&QueueName=qf.fifo&Attribute.1.Name=FifoQueue&Attribute.1.Value=true\
+         &Attribute.2.Name=ContentBasedDeduplication&Attribute.2.Value=true",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let fifo = format!("/{ACCOUNT}/qf.fifo");
+    let r = query_call(
+        &server,
+        &fifo,
+        "Action=SendMessage&MessageBody=x&MessageGroupId=g&DelaySeconds=0",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = query_call(
+        &server,
+        &fifo,
+        "Action=SendMessageBatch\
+         &SendMessageBatchRequestEntry.1.Id=a&SendMessageBatchRequestEntry.1.MessageBody=a\
+         &SendMessageBatchRequestEntry.1.MessageGroupId=g\
+         &SendMessageBatchRequestEntry.2.Id=b&SendMessageBatchRequestEntry.2.MessageBody=b",
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text().contains("<Code>InvalidParameterValue</Code>")
+            && r.text()
+                .contains("The request must contain the parameter MessageGroupId."),
+        "{}",
+        r.text()
+    );
+
+    // Re-creating with no attributes returns the existing FIFO queue.
+    let r = query_call(
+        &server,
+        "/",
+        "Action=CreateQueue&QueueName=qf.fifo&Attribute.1.Name=FifoQueue&Attribute.1.Value=true",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    let r = query_call(&server, "/", "Action=CreateQueue&QueueName=qa");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let path = format!("/{ACCOUNT}/qa");
+    let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1";
+    let r = send(
+        &server,
+        "POST",
+        &path,
+        &[("Content-Type", FORM), ("X-Amzn-Trace-Id", trace)],
+        format!(
+            "Action=SendMessage&MessageBody=m\
+             &MessageAttribute.1.Name=Hello&MessageAttribute.1.Value.DataType=String\
+             &MessageAttribute.1.Value.StringValue=1\
+             &MessageAttribute.2.Name=Help.Me&MessageAttribute.2.Value.DataType=String\
+             &MessageAttribute.2.Value.StringValue=2\
+             &MessageAttribute.3.Name={}&MessageAttribute.3.Value.DataType=String\
+             &MessageAttribute.3.Value.StringValue=3",
+            enc("attr.1øßä")
+        )
+        .as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.text().contains("<MD5OfMessageSystemAttributes>"),
+        "the trace header counts as a system attribute: {}",
+        r.text()
+    );
+    let r = query_call(
+        &server,
+        &path,
+        "Action=ReceiveMessage&AttributeName.1=AWSTraceHeader&MessageAttributeName.1=Hel.*",
+    );
+    let text = r.text();
+    assert!(text.contains("<Name>Hello</Name>"), "{text}");
+    assert!(text.contains("<Name>Help.Me</Name>"), "{text}");
+    assert!(!text.contains("attr.1"), "{text}");
+    assert!(text.contains(&format!("<Value>{trace}</Value>")), "{text}");
+}

@@ -21,6 +21,40 @@ async fn create_get_list_delete() {
     // Same name, same attributes: the existing URL. Different attributes: QueueNameExists.
     let again = create_queue_with(&client, "orders", &[(A::VisibilityTimeout, "45")]).await;
     assert_eq!(again, url);
+    // Attributes not given are not compared (an application calling
+    // CreateQueue(name) at every start gets its URL), nor tags not given.
+    client
+        .tag_queue()
+        .queue_url(&url)
+        .tags("team", "core")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(create_queue(&client, "orders").await, url);
+    let with_default = create_queue_with(&client, "orders", &[(A::DelaySeconds, "0")]).await;
+    assert_eq!(
+        with_default, url,
+        "a given default equals an unset attribute"
+    );
+    let same_tag = client
+        .create_queue()
+        .queue_name("orders")
+        .tags("team", "core")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same_tag.queue_url(), Some(url.as_str()));
+    assert_sqs_error(
+        client
+            .create_queue()
+            .queue_name("orders")
+            .tags("team", "other")
+            .send()
+            .await,
+        400,
+        "QueueNameExists",
+        "QueueAlreadyExists",
+    );
     assert_sqs_error(
         client
             .create_queue()
@@ -234,7 +268,7 @@ async fn attributes_get_set_and_validation() {
                 .attributes(name.clone(), bad)
                 .send()
                 .await,
-            &["InvalidAttributeValue", "InvalidParameterValue"],
+            &["InvalidAttributeValue", "InvalidParameterValueException"],
         );
     }
     // Nothing changed by the rejected calls.
@@ -258,19 +292,21 @@ async fn attributes_get_set_and_validation() {
             .await,
         &["InvalidAttributeName"],
     );
-    // FifoQueue cannot be changed after creation.
-    assert_client_error(
+    // A standard queue has no FifoQueue attribute (and cannot become FIFO).
+    let info = assert_sqs_error(
         client
             .set_queue_attributes()
             .queue_url(&url)
             .attributes(A::FifoQueue, "true")
             .send()
             .await,
-        &[
-            "InvalidAttributeName",
-            "InvalidAttributeValue",
-            "InvalidParameterValue",
-        ],
+        400,
+        "InvalidAttributeName",
+        "InvalidAttributeName",
+    );
+    assert_eq!(
+        info.message.as_deref(),
+        Some("Unknown Attribute FifoQueue.")
     );
 }
 
@@ -283,8 +319,8 @@ async fn queue_name_validation() {
         assert_client_error(
             client.create_queue().queue_name(bad).send().await,
             &[
-                "InvalidParameterValue",
-                "MissingParameter",
+                "InvalidParameterValueException",
+                "MissingRequiredParameterException",
                 "ValidationError",
             ],
         );
@@ -294,7 +330,7 @@ async fn queue_name_validation() {
     // `.fifo` name without FifoQueue, and FifoQueue without `.fifo`.
     assert_client_error(
         client.create_queue().queue_name("plain.fifo").send().await,
-        &["InvalidParameterValue", "InvalidAttributeValue"],
+        &["InvalidParameterValueException", "InvalidAttributeValue"],
     );
     assert_client_error(
         client
@@ -303,7 +339,7 @@ async fn queue_name_validation() {
             .attributes(A::FifoQueue, "true")
             .send()
             .await,
-        &["InvalidParameterValue", "InvalidAttributeValue"],
+        &["InvalidParameterValueException", "InvalidAttributeValue"],
     );
     let names = client.list_queues().send().await.unwrap();
     assert_eq!(names.queue_urls().len(), 1, "{names:?}");
@@ -476,4 +512,76 @@ async fn list_queues_caps_at_1000_and_paginates() {
         total,
         "pagination must reach every queue exactly once"
     );
+}
+
+/// FIFO-only attributes on a standard queue are unknown attributes (even
+/// `FifoQueue=false`); `FifoQueue=true` on a FIFO queue is a no-op; the KMS
+/// data-key reuse period is shown only with a KMS key; a queue may be its own
+/// dead-letter queue.
+#[tokio::test]
+async fn attribute_rules_as_sqs_answers_them() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    for (name, value) in [
+        (A::FifoQueue, "false"),
+        (A::ContentBasedDeduplication, "true"),
+        (A::DeduplicationScope, "queue"),
+        (A::FifoThroughputLimit, "perQueue"),
+    ] {
+        let info = assert_sqs_error(
+            client
+                .create_queue()
+                .queue_name("plain")
+                .attributes(name.clone(), value)
+                .send()
+                .await,
+            400,
+            "InvalidAttributeName",
+            "InvalidAttributeName",
+        );
+        assert_eq!(
+            info.message,
+            Some(format!("Unknown Attribute {}.", name.as_str())),
+            "{name:?}"
+        );
+    }
+    let fifo = create_queue_with(&client, "f.fifo", &[(A::FifoQueue, "true")]).await;
+    client
+        .set_queue_attributes()
+        .queue_url(&fifo)
+        .attributes(A::FifoQueue, "true")
+        .send()
+        .await
+        .expect("FifoQueue=true on a FIFO queue is a no-op");
+    assert_eq!(queue_attr(&client, &fifo, A::FifoQueue).await, "true");
+
+    let url = create_queue_with(
+        &client,
+        "reuse",
+        &[(A::KmsDataKeyReusePeriodSeconds, "600")],
+    )
+    .await;
+    let all = client
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(A::All)
+        .send()
+        .await
+        .unwrap();
+    let attrs = all.attributes().unwrap();
+    assert!(
+        !attrs.contains_key(&A::KmsDataKeyReusePeriodSeconds),
+        "{attrs:?}"
+    );
+
+    let arn = queue_arn(&client, &url).await;
+    let policy = serde_json::json!({"deadLetterTargetArn": arn, "maxReceiveCount": 2}).to_string();
+    client
+        .set_queue_attributes()
+        .queue_url(&url)
+        .attributes(A::RedrivePolicy, &policy)
+        .send()
+        .await
+        .expect("a queue may name itself as its dead-letter queue");
+    assert_eq!(queue_attr(&client, &url, A::RedrivePolicy).await, policy);
 }

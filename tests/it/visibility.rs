@@ -112,27 +112,26 @@ async fn receive_override_and_change_visibility() {
             .visibility_timeout(43_201)
             .send()
             .await,
-        &["InvalidParameterValue"],
+        &["InvalidParameterValueException"],
     );
-    // After delete, the handle's message is gone: changing it is an error (or a no-op).
+    // After delete, the handle's message is gone: changing it is SQS's error.
     delete(&client, &url, &back[0]).await;
-    let res = client
-        .change_message_visibility()
-        .queue_url(&url)
-        .receipt_handle(&h)
-        .visibility_timeout(0)
-        .send()
-        .await;
-    if res.is_err() {
-        assert_client_error(
-            res,
-            &[
-                "MessageNotInflight",
-                "InvalidParameterValue",
-                "ReceiptHandleIsInvalid",
-            ],
-        );
-    }
+    let info = assert_sqs_error(
+        client
+            .change_message_visibility()
+            .queue_url(&url)
+            .receipt_handle(&h)
+            .visibility_timeout(0)
+            .send()
+            .await,
+        400,
+        "InvalidParameterValueException",
+        "InvalidParameterValue",
+    );
+    assert_eq!(
+        info.message,
+        Some(format!("Value {h} for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change."))
+    );
     assert!(
         receive(&client, &url, 1, 0).await.is_empty(),
         "deleted message came back"
@@ -170,7 +169,7 @@ async fn visibility_is_capped_at_twelve_hours_from_the_receive() {
             .visibility_timeout(43_200)
             .send()
             .await,
-        &["InvalidParameterValue"],
+        &["InvalidParameterValueException"],
     );
     // Shorter is fine.
     client
@@ -181,4 +180,129 @@ async fn visibility_is_capped_at_twelve_hours_from_the_receive() {
         .send()
         .await
         .unwrap();
+}
+
+/// Waits (long enough for a loaded machine) until the queue shows `visible`
+/// visible messages.
+async fn wait_visible(client: &aws_sdk_sqs::Client, url: &str, visible: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while queue_attr(client, url, A::ApproximateNumberOfMessages).await != visible {
+        assert!(Instant::now() < deadline, "never {visible} visible");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// E1 through the SDK: a handle from an earlier delivery answers success and
+/// does not touch the newer delivery (single and batch); the latest handle
+/// still works after its timeout expired (the message is hidden again).
+#[tokio::test]
+async fn stale_and_expired_handles_change_visibility_as_sqs_answers() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = create_queue(&client, "vis-stale").await;
+    client
+        .send_message()
+        .queue_url(&url)
+        .message_body("m")
+        .send()
+        .await
+        .unwrap();
+    let rx = |visibility: i32| {
+        client
+            .receive_message()
+            .queue_url(&url)
+            .visibility_timeout(visibility)
+            .wait_time_seconds(10)
+            .send()
+    };
+    let first = rx(1).await.unwrap();
+    let old = first.messages()[0].receipt_handle().unwrap().to_string();
+    let second = rx(600).await.unwrap();
+    assert_eq!(second.messages().len(), 1, "redelivered after 1 s");
+    let cv = |handle: String, timeout: i32| {
+        client
+            .change_message_visibility()
+            .queue_url(&url)
+            .receipt_handle(handle)
+            .visibility_timeout(timeout)
+            .send()
+    };
+    cv(old.clone(), 0)
+        .await
+        .expect("an earlier delivery's handle is accepted");
+    let batch = client
+        .change_message_visibility_batch()
+        .queue_url(&url)
+        .entries(
+            aws_sdk_sqs::types::ChangeMessageVisibilityBatchRequestEntry::builder()
+                .id("old")
+                .receipt_handle(&old)
+                .visibility_timeout(0)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(batch.successful().len(), 1, "{batch:?}");
+    assert!(batch.failed().is_empty(), "{batch:?}");
+    assert_eq!(
+        queue_attr(&client, &url, A::ApproximateNumberOfMessagesNotVisible).await,
+        "1",
+        "the newer delivery stays hidden"
+    );
+    // The latest handle after its timeout expired, nobody received it since:
+    // accepted, and the message is hidden again with the new timeout.
+    let latest = second.messages()[0].receipt_handle().unwrap().to_string();
+    cv(latest.clone(), 1).await.unwrap();
+    wait_visible(&client, &url, "1").await;
+    cv(latest.clone(), 600).await.unwrap();
+    assert_eq!(
+        queue_attr(&client, &url, A::ApproximateNumberOfMessagesNotVisible).await,
+        "1"
+    );
+    assert!(receive(&client, &url, 1, 0).await.is_empty());
+    // The same handle still deletes it.
+    client
+        .delete_message()
+        .queue_url(&url)
+        .receipt_handle(&latest)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        queue_attr(&client, &url, A::ApproximateNumberOfMessagesNotVisible).await,
+        "0"
+    );
+}
+
+/// A standard-queue message whose visibility expired is offered again before
+/// the messages sent after it.
+#[tokio::test]
+async fn expired_messages_come_back_before_later_sends() {
+    let server = TestServer::start_default();
+    let client = server.client();
+    let url = create_queue(&client, "vis-order").await;
+    let send = |body: &'static str| {
+        client
+            .send_message()
+            .queue_url(&url)
+            .message_body(body)
+            .send()
+    };
+    send("first").await.unwrap();
+    let got = client
+        .receive_message()
+        .queue_url(&url)
+        .visibility_timeout(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.messages()[0].body(), Some("first"));
+    for body in ["later-0", "later-1", "later-2"] {
+        send(body).await.unwrap();
+    }
+    wait_visible(&client, &url, "4").await;
+    let again = receive(&client, &url, 1, 0).await;
+    assert_eq!(again[0].body(), Some("first"));
 }

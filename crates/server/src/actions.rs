@@ -22,6 +22,9 @@ pub(crate) struct Ctx<'a> {
     pub(crate) base: UrlBase,
     /// The request path when a Query request was POSTed to a queue URL.
     pub(crate) path_queue_url: Option<String>,
+    /// The `X-Amzn-Trace-Id` header: sent messages get it as their
+    /// `AWSTraceHeader` unless they set one themselves.
+    pub(crate) trace_header: Option<String>,
 }
 
 impl Ctx<'_> {

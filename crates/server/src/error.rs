@@ -3,6 +3,12 @@
 //! rendered for each protocol (JSON `__type` + `x-amzn-query-error`, or an
 //! XML `ErrorResponse`). Every match here is exhaustive: a new engine error
 //! does not compile until it has an SQS code.
+//!
+//! Errors the Smithy model has no shape for (InvalidParameterValue,
+//! MissingParameter, …) carry the `…Exception` name in the JSON `__type`
+//! and the short Query code in `x-amzn-query-error` and the XML `<Code>`,
+//! as SQS answers them (botocore then shows `Error.Code` = the short code
+//! and `Error.QueryErrorCode` = the `…Exception` name).
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -38,9 +44,10 @@ pub enum SqsError {
     /// A JSON body that does not parse or has members of the wrong type.
     #[error("{0}")]
     Serialization(String),
-    /// A QueueUrl that cannot name a queue.
-    #[error("The address {0} is not valid for this endpoint.")]
-    InvalidAddress(String),
+    /// A Query request to a queue URL without an `Action` (SQS answers 404
+    /// with the body `<UnknownOperationException/>`).
+    #[error("UnknownOperationException")]
+    UnknownOperation,
     /// The request body exceeds `limits.max_request_bytes`.
     #[error("Request body larger than the limit of {0} bytes.")]
     RequestTooLarge(u64),
@@ -61,7 +68,8 @@ pub enum SqsError {
 /// How an error appears on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ErrorCode {
-    /// Modeled shape name (JSON `__type` suffix; metrics outcome).
+    /// Shape name (JSON `__type` suffix; metrics outcome): the modeled shape,
+    /// or the `…Exception` name SQS uses for unmodeled errors.
     pub shape: &'static str,
     /// Legacy Query code (XML `<Code>`, first half of `x-amzn-query-error`,
     /// batch `Failed[].Code`).
@@ -84,6 +92,20 @@ const fn client(shape: &'static str, legacy: &'static str, status: u16) -> Error
         sender_fault: true,
     }
 }
+
+/// Unmodeled: JSON `InvalidParameterValueException`, Query `InvalidParameterValue`.
+const INVALID_PARAMETER_VALUE: ErrorCode = client(
+    "InvalidParameterValueException",
+    "InvalidParameterValue",
+    400,
+);
+
+/// Unmodeled: JSON `MissingRequiredParameterException`, Query `MissingParameter`.
+const MISSING_PARAMETER: ErrorCode =
+    client("MissingRequiredParameterException", "MissingParameter", 400);
+
+/// The Query protocol's QueueDoesNotExist text (the JSON one is the engine's).
+const NO_QUEUE_QUERY_MESSAGE: &str = "The specified queue does not exist for this wsdl version.";
 
 const INTERNAL: ErrorCode = ErrorCode {
     shape: "InternalFailure",
@@ -112,12 +134,10 @@ pub fn engine_code(e: &EngineError) -> ErrorCode {
         EngineError::InvalidAttributeValue(_) => {
             client("InvalidAttributeValue", "InvalidAttributeValue", 400)
         }
-        EngineError::InvalidParameterValue(_) => {
-            client("InvalidParameterValue", "InvalidParameterValue", 400)
-        }
-        EngineError::MissingParameter(_) => client("MissingParameter", "MissingParameter", 400),
+        EngineError::InvalidParameterValue(_) => INVALID_PARAMETER_VALUE,
+        EngineError::MissingParameter(_) => MISSING_PARAMETER,
         EngineError::InvalidParameterCombination(_) => client(
-            "InvalidParameterCombination",
+            "InvalidParameterCombinationException",
             "InvalidParameterCombination",
             400,
         ),
@@ -168,7 +188,7 @@ pub fn engine_code(e: &EngineError) -> ErrorCode {
             "AWS.SimpleQueueService.UnsupportedOperation",
             400,
         ),
-        EngineError::AccessDenied(_) => client("AccessDenied", "AccessDenied", 403),
+        EngineError::AccessDenied(_) => client("AccessDeniedException", "AccessDenied", 403),
         EngineError::Storage(_) => INTERNAL,
     }
 }
@@ -221,17 +241,19 @@ impl SqsError {
             SqsError::Auth(e) => auth_code(e),
             SqsError::MissingAction => client("MissingAction", "MissingAction", 400),
             SqsError::InvalidAction(_) => client("InvalidAction", "InvalidAction", 400),
-            SqsError::MissingParameter(_) => client("MissingParameter", "MissingParameter", 400),
-            SqsError::InvalidParameterValue(_) => {
-                client("InvalidParameterValue", "InvalidParameterValue", 400)
-            }
+            SqsError::MissingParameter(_) => MISSING_PARAMETER,
+            SqsError::InvalidParameterValue(_) => INVALID_PARAMETER_VALUE,
             SqsError::MalformedQueryString(_) => {
                 client("MalformedQueryString", "MalformedQueryString", 404)
             }
             SqsError::Serialization(_) => {
                 client("SerializationException", "SerializationException", 400)
             }
-            SqsError::InvalidAddress(_) => client("InvalidAddress", "InvalidAddress", 404),
+            SqsError::UnknownOperation => client(
+                "UnknownOperationException",
+                "UnknownOperationException",
+                404,
+            ),
             SqsError::RequestTooLarge(_) => {
                 client("RequestEntityTooLarge", "RequestEntityTooLarge", 413)
             }
@@ -254,10 +276,21 @@ impl SqsError {
         }
     }
 
+    /// The message in `protocol`: the Query protocol words QueueDoesNotExist
+    /// its own way.
+    fn message_in(&self, protocol: Protocol) -> String {
+        match (protocol, self) {
+            (Protocol::Query, SqsError::Engine(EngineError::QueueDoesNotExist)) => {
+                NO_QUEUE_QUERY_MESSAGE.to_owned()
+            }
+            _ => self.client_message(),
+        }
+    }
+
     /// Renders the error for `protocol`, with the request id header.
     pub fn render(&self, protocol: Protocol, request_id: &str) -> Response {
         let code = self.code();
-        let message = self.client_message();
+        let message = self.message_in(protocol);
         if !code.sender_fault {
             tracing::error!(error = %self, "internal failure");
         }
@@ -279,8 +312,11 @@ impl SqsError {
                 r
             }
             Protocol::Query => {
-                let body =
-                    query::encode_error(code.sender_fault, code.legacy, &message, request_id);
+                let body = match self {
+                    // SQS's exact answer: no ErrorResponse, no request id.
+                    SqsError::UnknownOperation => b"<UnknownOperationException/>".to_vec(),
+                    _ => query::encode_error(code.sender_fault, code.legacy, &message, request_id),
+                };
                 let mut r = (code.status, body).into_response();
                 r.headers_mut().insert(
                     axum::http::header::CONTENT_TYPE,
@@ -369,6 +405,36 @@ mod tests {
                 "InvalidAction",
                 400,
             ),
+            (
+                EngineError::InvalidParameterValue("x".into()).into(),
+                "InvalidParameterValueException",
+                "InvalidParameterValue",
+                400,
+            ),
+            (
+                SqsError::InvalidParameterValue("x".into()),
+                "InvalidParameterValueException",
+                "InvalidParameterValue",
+                400,
+            ),
+            (
+                EngineError::MissingParameter("x".into()).into(),
+                "MissingRequiredParameterException",
+                "MissingParameter",
+                400,
+            ),
+            (
+                SqsError::missing("QueueUrl"),
+                "MissingRequiredParameterException",
+                "MissingParameter",
+                400,
+            ),
+            (
+                EngineError::AccessDenied("q".into()).into(),
+                "AccessDeniedException",
+                "AccessDenied",
+                403,
+            ),
         ];
         for (err, shape, legacy, status) in cases {
             let code = err.code();
@@ -393,6 +459,23 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["__type"], "com.amazonaws.sqs#QueueDoesNotExist");
         assert_eq!(v["message"], "The specified queue does not exist.");
+    }
+
+    #[tokio::test]
+    async fn query_words_queue_does_not_exist_its_own_way() {
+        let r = SqsError::from(EngineError::QueueDoesNotExist).render(Protocol::Query, "rid");
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            text.contains(
+                "<Message>The specified queue does not exist for this wsdl version.</Message>"
+            ),
+            "{text}"
+        );
+        let r = SqsError::UnknownOperation.render(Protocol::Query, "rid");
+        assert_eq!(r.status(), 404);
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        assert_eq!(&body[..], b"<UnknownOperationException/>");
     }
 
     #[tokio::test]

@@ -51,15 +51,12 @@ pub(crate) async fn api(State(state): State<AppState>, request: Request) -> Resp
         account = tracing::field::Empty,
     );
     let detected = protocol::detect(request.headers());
-    let protocol = match detected {
-        Detected::Json(_) => Protocol::Json,
-        Detected::Query => Protocol::Query,
-    };
+    let protocol = protocol::answer_protocol(&detected, request.headers());
     async move {
         // The request runs in its own task so that a bug (a panic) costs one
         // 500 answer, not the connection, and is logged with the request span.
         let task = tokio::spawn(
-            async move { handle(&state, detected, protocol, request).await }
+            async move { handle(&state, detected, request).await }
                 .instrument(tracing::Span::current()),
         );
         let (action, result) = match task.await {
@@ -145,7 +142,6 @@ async fn read_body(state: &AppState, body: Body) -> Result<Bytes, SqsError> {
 async fn handle(
     state: &AppState,
     detected: Detected,
-    protocol: Protocol,
     request: Request,
 ) -> (Option<Action>, Result<Out, SqsError>) {
     let (parts, body) = request.into_parts();
@@ -187,11 +183,21 @@ async fn handle(
             },
             (Detected::Query, None) => None,
         };
-        let parsed: Action = match name {
+        // A Query request to a queue URL is for that queue: without an
+        // action SQS does not know the operation, and the actions that take
+        // no queue are not valid there.
+        let path_queue_url = match detected {
+            Detected::Query => queue_url::from_path(parts.uri.path()),
+            Detected::Json(_) => None,
+        };
+        let parsed: Action = match name.filter(|n| !n.is_empty()) {
+            None if path_queue_url.is_some() => return Err(SqsError::UnknownOperation),
             None => return Err(SqsError::MissingAction),
-            Some(n) if n.is_empty() => return Err(SqsError::MissingAction),
             Some(n) => n.parse().map_err(|_| SqsError::InvalidAction(n))?,
         };
+        if path_queue_url.is_some() && matches!(parsed, Action::CreateQueue | Action::ListQueues) {
+            return Err(SqsError::InvalidAction(parsed.as_str().to_owned()));
+        }
         action = Some(parsed);
         tracing::Span::current().record("action", parsed.as_str());
 
@@ -206,9 +212,11 @@ async fn handle(
         tracing::Span::current().record("account", principal.account_id.as_str());
         let ctx = Ctx {
             engine: &state.inner.engine,
+            // SenderId is a principal id, never the access key id (half of
+            // a credential): the caller's account id in every auth mode.
             caller: engine::Caller {
+                sender_id: principal.account_id.clone(),
                 account: principal.account_id,
-                sender_id: principal.access_key_id,
             },
             base: UrlBase::for_request(
                 state.inner.public_base_url.as_deref(),
@@ -216,10 +224,13 @@ async fn handle(
                 &parts.uri,
                 &state.inner.listen,
             ),
-            path_queue_url: match protocol {
-                Protocol::Query => queue_url::from_path(parts.uri.path()),
-                Protocol::Json => None,
-            },
+            path_queue_url,
+            trace_header: parts
+                .headers
+                .get("x-amzn-trace-id")
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned),
         };
         match &query_tree {
             Some(tree) => actions::dispatch(&ctx, parsed, Params::Query(tree)).await,

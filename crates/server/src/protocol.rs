@@ -111,6 +111,29 @@ pub(crate) enum Detected {
     Query,
 }
 
+/// The protocol a request is answered in: its own, except that a Query
+/// request that accepts `application/json` (and not XML first) gets AWS JSON
+/// (the same members), as SQS answers it.
+pub(crate) fn answer_protocol(detected: &Detected, headers: &HeaderMap) -> Protocol {
+    match detected {
+        Detected::Json(_) => Protocol::Json,
+        Detected::Query => {
+            let accept = headers
+                .get(axum::http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            let json = accept.find("application/json");
+            let xml = accept.find("xml");
+            match (json, xml) {
+                (Some(j), Some(x)) if x < j => Protocol::Query,
+                (Some(_), _) => Protocol::Json,
+                (None, _) => Protocol::Query,
+            }
+        }
+    }
+}
+
 /// Detects the protocol: `X-Amz-Target` first, then a Content-Type starting
 /// with `application/x-amz-json` (any suffix), else Query.
 pub(crate) fn detect(headers: &HeaderMap) -> Detected {
@@ -144,6 +167,25 @@ mod tests {
         }
         assert!("Frobnicate".parse::<Action>().is_err());
         assert!("sendmessage".parse::<Action>().is_err());
+    }
+
+    #[test]
+    fn query_requests_accepting_json_are_answered_in_json() {
+        let mut h = HeaderMap::new();
+        assert_eq!(answer_protocol(&Detected::Query, &h), Protocol::Query);
+        h.insert("accept", HeaderValue::from_static("application/json"));
+        assert_eq!(answer_protocol(&Detected::Query, &h), Protocol::Json);
+        h.insert(
+            "accept",
+            HeaderValue::from_static("text/xml, application/json;q=0.5"),
+        );
+        assert_eq!(answer_protocol(&Detected::Query, &h), Protocol::Query);
+        h.insert("accept", HeaderValue::from_static("*/*"));
+        assert_eq!(answer_protocol(&Detected::Query, &h), Protocol::Query);
+        assert_eq!(
+            answer_protocol(&Detected::Json(None), &HeaderMap::new()),
+            Protocol::Json
+        );
     }
 
     #[test]

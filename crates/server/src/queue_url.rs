@@ -46,9 +46,10 @@ const ELASTICMQ_SEGMENT: &str = "queue";
 
 /// Resolves a QueueUrl (any host, or just a path) to account and name. A
 /// URL with only a name (`/name` or `name`), or ElasticMQ's `/queue/<name>`,
-/// means the caller's own account.
+/// means the caller's own account. One that names no queue at all is a queue
+/// that does not exist (as SQS answers `http://whatever-incorrect-queue-address`).
 pub(crate) fn parse(url: &str, caller_account: &str) -> Result<QueueRef, SqsError> {
-    let invalid = || SqsError::InvalidAddress(url.to_owned());
+    let invalid = || SqsError::Engine(engine::EngineError::QueueDoesNotExist);
     let trimmed = url.trim();
     let path = match trimmed.find("://") {
         Some(i) => {
@@ -120,11 +121,15 @@ mod tests {
             q(me, "jobs")
         );
         assert_eq!(parse("http://h:1/jobs", me).unwrap(), q(me, "jobs"));
-        assert!(matches!(
-            parse("http://h:1/", me),
-            Err(SqsError::InvalidAddress(_))
-        ));
-        assert!(matches!(parse("", me), Err(SqsError::InvalidAddress(_))));
+        for nothing in ["http://h:1/", "", "http://whatever-incorrect-queue-address"] {
+            assert!(
+                matches!(
+                    parse(nothing, me),
+                    Err(SqsError::Engine(engine::EngineError::QueueDoesNotExist))
+                ),
+                "{nothing}"
+            );
+        }
     }
 
     #[test]

@@ -11,14 +11,29 @@ use super::{failed_entries, Ctx};
 use crate::error::SqsError;
 use crate::protocol::{Out, Params};
 
-/// One message to send, from SendMessage or a SendMessageBatch entry.
-fn send_entry(p: &Params<'_>, id: String) -> Result<SendEntry, SqsError> {
+/// The system attribute the `X-Amzn-Trace-Id` header becomes.
+const TRACE_HEADER: &str = "AWSTraceHeader";
+
+/// One message to send, from SendMessage or a SendMessageBatch entry. The
+/// request's `X-Amzn-Trace-Id` becomes its `AWSTraceHeader` unless the entry
+/// sets that system attribute itself.
+fn send_entry(ctx: &Ctx<'_>, p: &Params<'_>, id: String) -> Result<SendEntry, SqsError> {
+    let mut system_attributes =
+        p.attribute_map("MessageSystemAttributes", "MessageSystemAttribute")?;
+    if let Some(trace) = &ctx.trace_header {
+        system_attributes
+            .entry(TRACE_HEADER.to_owned())
+            .or_insert_with(|| AttributeValue {
+                data_type: "String".to_owned(),
+                value: trace.clone().into_bytes(),
+            });
+    }
     Ok(SendEntry {
         id,
         body: p.required_str("MessageBody")?,
         delay_seconds: p.int("DelaySeconds")?,
         attributes: p.attribute_map("MessageAttributes", "MessageAttribute")?,
-        system_attributes: p.attribute_map("MessageSystemAttributes", "MessageSystemAttribute")?,
+        system_attributes,
         dedup_id: p.str("MessageDeduplicationId")?,
         group_id: p.str("MessageGroupId")?,
     })
@@ -51,7 +66,7 @@ fn send_result(r: SendResult) -> Out {
 
 pub(super) async fn send_message(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> {
     let queue = ctx.queue(&p)?;
-    let entry = send_entry(&p, String::new())?;
+    let entry = send_entry(ctx, &p, String::new())?;
     let size = message_size(&entry);
     let result = ctx.engine.send_message(&ctx.caller, &queue, entry).await?;
     crate::metrics::record_sent_sizes(&queue.name, &queue.account, [size]);
@@ -63,7 +78,7 @@ pub(super) async fn send_message_batch(ctx: &Ctx<'_>, p: Params<'_>) -> Result<O
     let mut entries = Vec::new();
     for e in p.entries("Entries", "SendMessageBatchRequestEntry")? {
         let id = e.required_str("Id")?;
-        entries.push(send_entry(&e, id)?);
+        entries.push(send_entry(ctx, &e, id)?);
     }
     let sizes: HashMap<String, usize> = entries
         .iter()

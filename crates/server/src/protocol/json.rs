@@ -93,6 +93,14 @@ mod tests {
             String::from_utf8(encode(&out)).unwrap(),
             r#"{"queueUrls":["u"],"B":"AQID","N":7}"#
         );
+        let empty = Out::object()
+            .with("Successful", Out::List(vec![Out::str("x")]))
+            .with("Failed", Out::List(Vec::new()));
+        assert_eq!(
+            String::from_utf8(encode(&empty)).unwrap(),
+            r#"{"Successful":["x"]}"#,
+            "empty lists are omitted"
+        );
         let err: Value = serde_json::from_slice(&encode_error("QueueDoesNotExist", "m")).unwrap();
         assert_eq!(err["__type"], "com.amazonaws.sqs#QueueDoesNotExist");
         assert_eq!(err["message"], "m");

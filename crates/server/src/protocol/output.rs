@@ -97,8 +97,13 @@ impl Serialize for Out {
                 map.end()
             }
             Out::Struct(members) => {
-                let mut map = serializer.serialize_map(Some(members.len()))?;
-                for m in members {
+                // SQS's JSON omits empty lists (`Failed`, `Successful`,
+                // `queueUrls`, `Results`, …) even where the model calls them
+                // required; XML writes nothing for them anyway.
+                let shown = |m: &&Member| !matches!(&m.value, Out::List(items) if items.is_empty());
+                let mut map =
+                    serializer.serialize_map(Some(members.iter().filter(shown).count()))?;
+                for m in members.iter().filter(shown) {
                     map.serialize_entry(m.json, &m.value)?;
                 }
                 map.end()

@@ -243,7 +243,7 @@ fn indexed<'n>(query: &str, items: &'n BTreeMap<String, Node>) -> Result<Vec<&'n
 }
 
 /// One `MessageAttributeValue`: `Binary…` types carry `BinaryValue` (base64),
-/// the others `StringValue`.
+/// the others `StringValue` (a missing one is empty).
 fn attribute_value(name: &str, value: Params<'_>) -> Result<AttributeValue, SqsError> {
     let data_type = value.str("DataType")?.ok_or_else(|| {
         SqsError::InvalidParameterValue(format!(
@@ -262,11 +262,7 @@ fn attribute_value(name: &str, value: Params<'_>) -> Result<AttributeValue, SqsE
     } else {
         value.str("StringValue")?.unwrap_or_default().into_bytes()
     };
-    if bytes.is_empty() {
-        return Err(SqsError::InvalidParameterValue(format!(
-            "The message attribute '{name}' must contain a non-empty message attribute value for message attribute type '{data_type}'."
-        )));
-    }
+    // An empty value is the engine's to refuse, in SQS's words.
     Ok(AttributeValue {
         data_type,
         value: bytes,

@@ -32,8 +32,9 @@ async fn protocol_level_garbage() {
     let r = t.json_raw("SendMessage", "").await;
     assert_eq!(
         (r.status.as_u16(), r.error_type().as_str()),
-        (400, "MissingParameter")
+        (400, "MissingRequiredParameterException")
     );
+    assert_eq!(r.headers["x-amzn-query-error"], "MissingParameter;Sender");
     // Unknown target (#7), and a JSON content type without a target.
     let r = t.json_raw("Frobnicate", "{}").await;
     assert_eq!(
@@ -165,7 +166,7 @@ async fn message_level_bad_inputs() {
         .await;
     assert_eq!(
         (r.status.as_u16(), r.error_type().as_str()),
-        (400, "InvalidParameterValue"),
+        (400, "InvalidParameterValueException"),
         "{}",
         r.text()
     );
@@ -265,7 +266,7 @@ async fn message_level_bad_inputs() {
         let r = t.json(action, body.clone()).await;
         assert_eq!(
             (r.status.as_u16(), r.error_type().as_str()),
-            (400, "InvalidParameterValue"),
+            (400, "InvalidParameterValueException"),
             "{body}"
         );
     }
@@ -323,22 +324,23 @@ async fn message_level_bad_inputs() {
     }
     // Missing required members.
     let r = t.json("SendMessage", json!({"QueueUrl": url})).await;
-    assert_eq!(r.error_type(), "MissingParameter");
+    assert_eq!(r.error_type(), "MissingRequiredParameterException");
     let r = t
         .json(
             "ChangeMessageVisibility",
             json!({"QueueUrl": url, "ReceiptHandle": "x"}),
         )
         .await;
-    assert_eq!(r.error_type(), "MissingParameter");
-    // Unparseable queue URL.
-    let r = t
-        .json("DeleteQueue", json!({"QueueUrl": "http://host:1/"}))
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.error_type().as_str()),
-        (404, "InvalidAddress")
-    );
+    assert_eq!(r.error_type(), "MissingRequiredParameterException");
+    // A QueueUrl that names no queue: the queue does not exist (as SQS).
+    for nothing in ["http://host:1/", "http://whatever-incorrect-queue-address"] {
+        let r = t.json("DeleteQueue", json!({"QueueUrl": nothing})).await;
+        assert_eq!(
+            (r.status.as_u16(), r.error_type().as_str()),
+            (400, "QueueDoesNotExist"),
+            "{nothing}"
+        );
+    }
     // Nothing was stored by any of the above; the server still works.
     let r = t
         .json(

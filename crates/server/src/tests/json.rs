@@ -223,7 +223,7 @@ async fn batches_report_successful_and_failed_entries() {
         .await;
     assert_eq!(
         r.json(),
-        json!({"Successful": [{"Id": "a"}], "Failed": []}),
+        json!({"Successful": [{"Id": "a"}]}),
         "{}",
         r.text()
     );
@@ -287,8 +287,22 @@ async fn move_tasks_over_json() {
         assert_eq!(r.status, 404, "{}", r.text());
         assert_eq!(r.error_type(), "ResourceNotFoundException");
     }
+    // A handle that does not decode is an invalid parameter…
     let r = t
         .json("CancelMessageMoveTask", json!({"TaskHandle": "nope"}))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        r.headers["x-amzn-query-error"],
+        "InvalidParameterValue;Sender"
+    );
+    // …one naming no task is not found.
+    let unknown = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!(r#"{{"taskId":"00000000-0000-0000-0000-000000000000","sourceArn":"{dlq_arn}"}}"#),
+    );
+    let r = t
+        .json("CancelMessageMoveTask", json!({"TaskHandle": unknown}))
         .await;
     assert_eq!(r.status, 404, "{}", r.text());
     assert_eq!(r.error_type(), "ResourceNotFoundException");

@@ -299,8 +299,8 @@ async fn every_other_action_over_query() {
     let r = t
         .form("/", "Action=CancelMessageMoveTask&TaskHandle=nope")
         .await;
-    assert_eq!(r.status, 404, "{}", r.text());
-    assert!(r.text().contains("<Code>ResourceNotFoundException</Code>"));
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("<Code>InvalidParameterValue</Code>"));
 
     ok(&t.form(q, "Action=PurgeQueue").await);
     ok(&t.form(q, "Action=DeleteQueue").await);
