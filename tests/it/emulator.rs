@@ -1,6 +1,7 @@
 //! Switches for development and test suites: `--dev` (no 60 s guards, no fsync), the reset
 //! endpoint, ElasticMQ-style queue URLs, `/metrics` on the API port, the access log.
 
+use crate::common::assert_sqs_error;
 use crate::harness::{ServerOptions, TestServer};
 
 #[tokio::test]
@@ -38,15 +39,11 @@ async fn strict_timing_is_the_default() {
         .queue_url
         .unwrap();
     client.delete_queue().queue_url(&url).send().await.unwrap();
-    let err = client
-        .create_queue()
-        .queue_name("strict")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.into_service_error().meta().code(),
-        Some("QueueDeletedRecently")
+    assert_sqs_error(
+        client.create_queue().queue_name("strict").send().await,
+        400,
+        "QueueDeletedRecently",
+        "AWS.SimpleQueueService.QueueDeletedRecently",
     );
 }
 

@@ -71,6 +71,11 @@ pub enum StoreError {
     /// an unknown commit outcome. Answered 503 `ServiceUnavailable`.
     #[error("the store is temporarily unavailable: {0}")]
     Unavailable(String),
+    /// The queue was deleted after the front looked it up (on several nodes
+    /// a delete can commit between the lookup and the operation): answered
+    /// `QueueDoesNotExist`. Nothing was stored.
+    #[error("the queue no longer exists")]
+    QueueGone,
     /// The embedded log failed (poisoned, full disk, …).
     #[error(transparent)]
     Storage(#[from] storage::StorageError),
@@ -456,7 +461,9 @@ pub trait QueueStore: Send + Sync + 'static {
     ) -> Result<Vec<QueueRecord>, StoreError>;
     /// Creates `def` unless `(account, name)` exists, was deleted less than
     /// `recreate_guard_ms` ago (0: no guard), or the account already has
-    /// `max_queues` queues.
+    /// `max_queues` queues. The store may assign another `queue_id` than
+    /// `def`'s (several nodes cannot draw unique ids on their own): the
+    /// returned record's is the queue's id.
     async fn create_queue(
         &self,
         def: QueueDef,
@@ -475,7 +482,8 @@ pub trait QueueStore: Send + Sync + 'static {
 
     // ---- messages ----
 
-    /// Stores a batch atomically (FIFO: deduplicates, assigns sequence numbers).
+    /// Stores a batch atomically (FIFO: deduplicates, assigns sequence
+    /// numbers). [`StoreError::QueueGone`] when the queue was deleted.
     async fn send(
         &self,
         queue: &QueueCtx,
@@ -588,3 +596,8 @@ pub trait QueueStore: Send + Sync + 'static {
     /// Makes everything durable and stops background work (clean shutdown).
     async fn close(&self) -> Result<(), StoreError>;
 }
+
+pub mod embedded;
+
+#[cfg(test)]
+pub(crate) mod contract_tests;

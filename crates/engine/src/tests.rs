@@ -63,7 +63,7 @@ impl Harness {
     /// Clean shutdown and reopen on the same directory.
     pub(crate) async fn restart(&mut self) {
         self.engine.shutdown().await.unwrap();
-        self.engine.storage().close().await.unwrap();
+        self.engine.storage().unwrap().close().await.unwrap();
         let replacement = {
             // Drop the old engine (and its storage handle) before reopening.
             let placeholder_dir = tempfile::tempdir().unwrap();

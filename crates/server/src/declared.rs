@@ -250,7 +250,9 @@ pub async fn apply(
             tracing::info!(queue = %r.queue.name, account = %r.queue.account, "declared queue: RedrivePolicy set");
         }
     }
-    for g in engine.queue_gauges().await {
+    // Only informative: a store that cannot list its queues now is noticed
+    // by the first request.
+    for g in engine.queue_gauges().await.unwrap_or_default() {
         if !resolved.iter().any(|r| r.queue == g.queue) {
             tracing::info!(
                 queue = %g.queue.name,

@@ -114,6 +114,13 @@ const INTERNAL: ErrorCode = ErrorCode {
     sender_fault: false,
 };
 
+const UNAVAILABLE: ErrorCode = ErrorCode {
+    shape: "ServiceUnavailable",
+    legacy: "ServiceUnavailable",
+    status: StatusCode::SERVICE_UNAVAILABLE,
+    sender_fault: false,
+};
+
 /// The SQS code of an engine error.
 pub fn engine_code(e: &EngineError) -> ErrorCode {
     match e {
@@ -189,7 +196,8 @@ pub fn engine_code(e: &EngineError) -> ErrorCode {
             400,
         ),
         EngineError::AccessDenied(_) => client("AccessDeniedException", "AccessDenied", 403),
-        EngineError::Storage(_) => INTERNAL,
+        EngineError::Storage(_) | EngineError::Internal(_) => INTERNAL,
+        EngineError::Unavailable(_) => UNAVAILABLE,
     }
 }
 

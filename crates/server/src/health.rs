@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use engine::store::StoreHealth;
 
 use crate::AppState;
 
@@ -19,10 +20,7 @@ pub(crate) async fn ready(State(state): State<AppState>) -> (StatusCode, String)
         return (StatusCode::SERVICE_UNAVAILABLE, "recovering\n".into());
     }
     match state.inner.engine.health() {
-        storage::Health::Ok => (StatusCode::OK, "ready\n".into()),
-        storage::Health::Poisoned(reason) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("write-ahead log poisoned: {reason}\n"),
-        ),
+        StoreHealth::Ok => (StatusCode::OK, "ready\n".into()),
+        StoreHealth::Failed(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n")),
     }
 }

@@ -709,7 +709,7 @@ async fn gauges_match_attributes() {
     h.send(&q, "a").await;
     h.send(&q, "b").await;
     h.receive(&q, 1).await;
-    let gauges = h.engine.queue_gauges().await;
+    let gauges = h.engine.queue_gauges().await.unwrap();
     let g = gauges.iter().find(|g| g.queue == q).unwrap();
     assert_eq!((g.visible, g.not_visible, g.delayed), h.counts(&q).await);
     assert_eq!(g.sent_total, 2);

@@ -47,7 +47,7 @@ async fn moves_at_exactly_max_receive_count() {
         .await
         .unwrap();
     assert_eq!(sources.items, vec![src.clone()]);
-    let g = h.engine.queue_gauges().await;
+    let g = h.engine.queue_gauges().await.unwrap();
     assert_eq!(
         g.iter()
             .find(|g| g.queue == src)

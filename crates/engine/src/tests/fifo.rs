@@ -80,7 +80,7 @@ async fn dedup_returns_original_even_after_delete_until_window_ends() {
         fourth.sequence_number.unwrap().parse::<u128>().unwrap()
             > first.sequence_number.unwrap().parse::<u128>().unwrap()
     );
-    let gauges = h.engine.queue_gauges().await;
+    let gauges = h.engine.queue_gauges().await.unwrap();
     assert_eq!(
         gauges
             .iter()

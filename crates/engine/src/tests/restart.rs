@@ -129,9 +129,9 @@ async fn compaction_keeps_state_and_reclaims_space() {
             h.delete(&q, &m.receipt_handle).await;
         }
     }
-    let before = h.engine.storage().stats().disk_bytes;
+    let before = h.engine.storage().unwrap().stats().disk_bytes;
     h.engine.tick().await.unwrap();
-    let after = h.engine.storage().stats().disk_bytes;
+    let after = h.engine.storage().unwrap().stats().disk_bytes;
     assert!(
         after < before,
         "compaction reclaimed space: {before} → {after}"
@@ -207,7 +207,7 @@ async fn compaction_of_fifo_and_dead_letter_messages() {
         }
     }
     h.engine.tick().await.unwrap();
-    let stats = h.engine.storage().stats();
+    let stats = h.engine.storage().unwrap().stats();
     assert!(stats.reclaimed_bytes > 0, "{stats:?}");
     h.restart().await;
     let moved = h.receive(&dlq, 10).await;

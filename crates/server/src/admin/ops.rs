@@ -87,7 +87,7 @@ pub async fn execute(
     request: Request,
 ) -> Result<Value, AdminError> {
     match request {
-        Request::ListQueues => Ok(json!({ "queues": list_queues(engine, scope).await })),
+        Request::ListQueues => Ok(json!({ "queues": list_queues(engine, scope).await? })),
         Request::Peek { queue, max, after } => {
             let queue = resolve(engine, scope, &queue).await?;
             let page = engine.peek_messages(&queue, after.as_deref(), max).await?;
@@ -180,7 +180,7 @@ pub async fn resolve(engine: &Engine, scope: &Scope, text: &str) -> Result<Queue
     let account = Some(parsed.account.as_str()).filter(|a| !a.is_empty());
     let candidates: Vec<QueueRef> = engine
         .queue_gauges()
-        .await
+        .await?
         .into_iter()
         .map(|g| g.queue)
         .filter(|q| q.name == name && account.is_none_or(|a| q.account == a))
@@ -214,15 +214,15 @@ pub struct QueueStats {
     pub dead_letter: bool,
 }
 
-async fn list_queues(engine: &Engine, scope: &Scope) -> Vec<QueueStats> {
+async fn list_queues(engine: &Engine, scope: &Scope) -> Result<Vec<QueueStats>, AdminError> {
     let gauges: Vec<_> = engine
         .queue_gauges()
-        .await
+        .await?
         .into_iter()
         .filter(|g| allowed(scope, &g.queue.account))
         .collect();
     let dead_letter = crate::metrics::dead_letter_queues(engine, &gauges).await;
-    gauges
+    Ok(gauges
         .into_iter()
         .map(|g| QueueStats {
             dead_letter: dead_letter.contains(&g.queue),
@@ -233,7 +233,7 @@ async fn list_queues(engine: &Engine, scope: &Scope) -> Vec<QueueStats> {
             delayed: g.delayed,
             oldest_age_seconds: g.oldest_message_age_seconds,
         })
-        .collect()
+        .collect())
 }
 
 async fn describe(engine: &Engine, queue: &QueueRef) -> Result<QueueLine, AdminError> {

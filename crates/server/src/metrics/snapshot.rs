@@ -30,20 +30,29 @@ pub(crate) struct Snapshot {
 impl Snapshot {
     /// Reads the engine's queues (the storage figures come from [`Snapshot::read_storage`]).
     pub(crate) async fn collect(engine: &engine::Engine) -> Snapshot {
-        let queues = engine.queue_gauges().await;
+        let queues = match engine.queue_gauges().await {
+            Ok(queues) => queues,
+            Err(error) => {
+                tracing::warn!(%error, "reading the queues for metrics failed");
+                Vec::new()
+            }
+        };
         let dead_letter = dead_letter_queues(engine, &queues).await;
         Snapshot {
             queues,
             dead_letter,
             // Read by `read_storage` (blocking: the index size is on disk).
             storage: storage::StorageStats::default(),
-            poisoned: matches!(engine.health(), storage::Health::Poisoned(_)),
+            poisoned: matches!(engine.health(), engine::store::StoreHealth::Failed(_)),
         }
     }
 
     /// Reads the storage figures (blocking file-system calls).
     pub(crate) fn read_storage(&mut self, engine: &engine::Engine) {
-        self.storage = engine.storage().stats();
+        // Only the embedded store has a log (another store has no WAL figures).
+        if let Some(storage) = engine.storage() {
+            self.storage = storage.stats();
+        }
     }
 
     /// Renders the snapshot (and the process figures) in the exposition format.
