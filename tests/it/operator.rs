@@ -220,7 +220,7 @@ async fn export_then_import_moves_queues_and_messages_to_another_broker() {
         .unwrap()
         .queue_url
         .unwrap();
-    let dlq_arn = "arn:aws:sqs:us-east-1:000000000000:moved-dlq".to_string();
+    let dlq_arn = "arn:aws:sqs:us-east-1:000000000000:moved-dlq";
     let std_url = client
         .create_queue()
         .queue_name("moved")

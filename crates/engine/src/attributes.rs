@@ -38,8 +38,8 @@ const SETTABLE_FIFO: &[&str] = &[
     "DeduplicationScope",
     "FifoThroughputLimit",
 ];
-/// Computed, read-only attributes.
-pub(crate) const READ_ONLY: &[&str] = &[
+/// Computed, read-only attributes (GetQueueAttributes shows them; nothing sets them).
+pub const READ_ONLY: &[&str] = &[
     "ApproximateNumberOfMessages",
     "ApproximateNumberOfMessagesNotVisible",
     "ApproximateNumberOfMessagesDelayed",

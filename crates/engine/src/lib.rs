@@ -31,6 +31,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+pub use attributes::READ_ONLY as READ_ONLY_QUEUE_ATTRIBUTES;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::EngineConfig;
 pub use engine::Engine;

@@ -54,6 +54,8 @@ use std::sync::Arc;
 
 pub use storage::AttributeValue;
 
+pub mod postgres;
+
 /// Identifies one incarnation of a queue (never reused after a delete).
 pub type QueueId = u64;
 

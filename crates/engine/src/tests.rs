@@ -3,6 +3,7 @@
 
 mod admin;
 mod basics;
+mod compaction_race;
 mod dlq;
 mod durability;
 mod errors;

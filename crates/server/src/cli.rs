@@ -8,7 +8,11 @@
 //! Which one: `--endpoint URL` → online; `--offline` → offline; otherwise
 //! offline when the configured data directory exists and is not locked by a
 //! running server, else online at the configured `listen` address.
+//!
+//! `check` (offline verification of a stopped broker's data directory) is
+//! storage-level and stands apart: see [`check`].
 
+pub mod check;
 pub mod client;
 pub mod export;
 pub mod import;

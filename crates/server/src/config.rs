@@ -597,6 +597,58 @@ mod tests {
     }
 
     #[test]
+    fn the_container_config_file_is_what_the_image_runs_with() {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../deploy/docker/stowage.toml"
+        ));
+        // Without credentials, a non-loopback listener needs allow_anonymous.
+        let err = Config::load(Some(path), env(&[]), &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("allow_anonymous"), "{err}");
+        let c = Config::load(
+            Some(path),
+            env(&[("STOWAGE_AUTH_ALLOW_ANONYMOUS", "true")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9324".parse().unwrap());
+        assert_eq!(c.metrics.listen, "0.0.0.0:9325");
+        assert_eq!(c.data_dir, PathBuf::from("/data"));
+        assert_eq!(c.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn dev_flag_relaxes_timing_and_durability() {
+        let c = Config::load(
+            None,
+            env(&[]),
+            &Overrides {
+                dev: true,
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert!(!c.engine.strict_timing);
+        assert_eq!(c.storage.durability, storage::Durability::Never);
+        assert!(Config::default().engine.strict_timing);
+    }
+
+    #[test]
+    fn queue_entries_with_unknown_keys_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(
+            &path,
+            "[[queues]]\nname = \"orders\"\ndead_letter = { queue = \"d\", max_receive = 5 }\n",
+        )
+        .unwrap();
+        let err = Config::load(Some(&path), env(&[]), &Overrides::default()).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("[[queues]] entry `orders`"), "{text}");
+        assert!(text.contains("max_receive"), "{text}");
+    }
+
+    #[test]
     fn non_loopback_without_credentials_needs_allow_anonymous() {
         let o = Overrides {
             listen: Some("0.0.0.0:9324".parse().unwrap()),

@@ -60,6 +60,14 @@ struct Cli {
     /// recreate and purge) and storage.durability = never.
     #[arg(long)]
     dev: bool,
+    /// Start although the write-ahead log is damaged, discarding what the
+    /// damage makes unreachable: a corrupt frame in the last segment is cut
+    /// there (with every record after it), missing segments are accepted.
+    /// What was discarded is logged and counted in
+    /// stowage_recovery_dropped_records. Same as storage.repair = true. For
+    /// one start, after deciding to accept the loss (see README, Operations).
+    #[arg(long)]
+    repair_wal: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,6 +88,8 @@ enum Command {
     Export(cli::export::Args),
     /// Create queues and send messages from an export file.
     Import(cli::import::Args),
+    /// Verify a stopped broker's data directory (frames, CRCs, segment set, index).
+    Check(cli::check::CheckArgs),
 }
 
 fn init_tracing(config: &Config) {
@@ -123,14 +133,16 @@ fn main() -> ExitCode {
         Some(Command::Redrive(c)) => return cli::main(c, file, &overrides),
         Some(Command::Export(c)) => return cli::main(c, file, &overrides),
         Some(Command::Import(c)) => return cli::main(c, file, &overrides),
+        Some(Command::Check(c)) => return cli::check::run(&c),
     }
-    let config = match Config::load(file, std::env::vars(), &overrides) {
+    let mut config = match Config::load(file, std::env::vars(), &overrides) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("stowage: configuration error: {e}");
             return ExitCode::from(2);
         }
     };
+    config.storage.repair |= cli.repair_wal;
     init_tracing(&config);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

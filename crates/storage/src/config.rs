@@ -37,6 +37,15 @@ pub struct StorageConfig {
     /// is compacted (live records re-appended at the head, file deleted).
     /// Default: 0.5.
     pub compaction_live_ratio: f64,
+    /// Start even though the log is damaged, discarding what the damage
+    /// makes unreachable: a damaged frame in the last segment is cut there
+    /// (with every complete record after it), and missing segments or a
+    /// missing segment manifest are accepted (the manifest is rewritten from
+    /// the segments present). What was discarded is logged and counted in
+    /// `Recovered::dropped_records`. For one start after an operator decided
+    /// to accept the loss (`stowage --repair-wal`); damage in a sealed
+    /// segment is refused even so. Default: false.
+    pub repair: bool,
 }
 
 impl Default for StorageConfig {
@@ -46,6 +55,7 @@ impl Default for StorageConfig {
             durability: Durability::Always,
             fsync_interval_ms: 100,
             compaction_live_ratio: 0.5,
+            repair: false,
         }
     }
 }

@@ -24,6 +24,50 @@ pub enum StorageError {
         /// What is wrong.
         reason: String,
     },
+    /// Damage in the last segment that is no torn write: a bad frame
+    /// followed by complete, CRC-valid frames (a crash tears only the
+    /// unsynced suffix), or a CRC-valid frame that makes no sense. Recovery
+    /// refuses to cut acknowledged records silently.
+    #[error(
+        "corrupt WAL segment {segment} at offset {offset}: {reason}; this is damage, not a torn \
+         write (complete records follow it). Restore from a backup, or start once with \
+         storage.repair = true (stowage --repair-wal) to cut the log there, discarding \
+         {discarded_by_cut} complete record(s)"
+    )]
+    CorruptFrame {
+        /// Segment file.
+        segment: PathBuf,
+        /// Byte offset of the bad frame.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+        /// Complete records the cut would discard.
+        discarded_by_cut: u64,
+    },
+    /// Segment files that the manifest lists (so they were never reclaimed)
+    /// are gone.
+    #[error(
+        "WAL segment(s) missing: {files} (LSNs {first_lsn}..{}) are listed in the segment manifest \
+         but not on disk, so acknowledged records are lost. Restore from a backup, or start once \
+         with storage.repair = true (stowage --repair-wal) to accept the loss",
+        .last_lsn.map_or_else(|| "the end of the log".to_string(), |l| format!("={l}"))
+    )]
+    MissingSegments {
+        /// File names of the missing segments, comma-separated.
+        files: String,
+        /// First LSN that is gone.
+        first_lsn: u64,
+        /// Last LSN that is gone (`None`: the newest segment is gone, so its end is unknown).
+        last_lsn: Option<u64>,
+    },
+    /// The segment manifest is missing although segments of format version 2
+    /// (which always come with one) exist: the set of segments cannot be verified.
+    #[error(
+        "the segment manifest {0} is missing, so missing segments cannot be detected. Restore from \
+         a backup, or start once with storage.repair = true (stowage --repair-wal) to rebuild it \
+         from the segments present"
+    )]
+    ManifestMissing(PathBuf),
     /// A file in the data directory that Stowage did not write.
     #[error("unexpected file in data directory: {0} (move it away or point --data-dir elsewhere)")]
     ForeignFile(PathBuf),

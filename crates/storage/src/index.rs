@@ -21,6 +21,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::record::{MessageId, QueueId, Record, StoredMessage};
 use crate::{Lsn, StorageError};
@@ -32,6 +33,42 @@ const INDEX_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 const STAMP_KEY: &[u8] = b"stamp";
 const SCOPE_QUEUE: u8 = 0;
 const SCOPE_GROUP: u8 = 1;
+
+/// How long [`Index::open`] waits for sled's file lock before giving up.
+/// Our own `LOCK` file already excludes other processes, so a held sled lock
+/// is the previous instance in this process (a close followed by a reopen):
+/// sled releases its lock asynchronously, after its background writes and
+/// deferred drops finish. Treating that as damage would wipe a good index
+/// (and wipe it under the old instance's feet).
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+/// Pause between attempts while the lock is held.
+const LOCK_RETRY: Duration = Duration::from_millis(10);
+
+/// Why sled did not open.
+enum OpenError {
+    /// sled's own lock file is held (by our previous instance: see [`LOCK_WAIT`]).
+    Locked(sled::Error),
+    /// Anything else: the index is treated as damaged.
+    Other(StorageError),
+}
+
+impl OpenError {
+    fn from_sled(e: sled::Error) -> OpenError {
+        match &e {
+            sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                OpenError::Locked(e)
+            }
+            _ => OpenError::Other(ix(e)),
+        }
+    }
+
+    fn into_storage(self) -> StorageError {
+        match self {
+            OpenError::Locked(e) => ix(e),
+            OpenError::Other(e) => e,
+        }
+    }
+}
 
 /// One key/value of one tree, as returned by [`Index::dump`]: (tree, key, value).
 pub type IndexEntry = (String, Vec<u8>, Vec<u8>);
@@ -131,11 +168,16 @@ fn be_u64(v: &[u8]) -> Option<u64> {
 }
 
 impl Index {
-    /// Opens (or creates) the index at `path`. Any failure → wipe and recreate.
+    /// Opens (or creates) the index at `path`. Any failure → wipe and recreate,
+    /// except sled's own file lock still being held (see [`LOCK_WAIT`]).
     pub(crate) fn open(path: &Path) -> Result<(Index, bool), StorageError> {
-        match Index::try_open(path) {
+        match Index::open_waiting(path) {
             Ok(ix) => Ok((ix, false)),
-            Err(e) => {
+            Err(OpenError::Locked(e)) => Err(StorageError::Index(format!(
+                "{e} (still held after {} s)",
+                LOCK_WAIT.as_secs()
+            ))),
+            Err(OpenError::Other(e)) => {
                 tracing::warn!(path = %path.display(), error = %e, "index failed to open; wiping it for a rebuild");
                 if path.exists() {
                     std::fs::remove_dir_all(path).map_err(|source| StorageError::Io {
@@ -143,29 +185,52 @@ impl Index {
                         source,
                     })?;
                 }
-                Ok((Index::try_open(path)?, true))
+                Ok((
+                    Index::try_open(path).map_err(OpenError::into_storage)?,
+                    true,
+                ))
             }
         }
     }
 
-    fn try_open(path: &Path) -> Result<Index, StorageError> {
+    /// Opens an existing index as it is, never wiping it (offline checks).
+    pub(crate) fn open_existing(path: &Path) -> Result<Index, StorageError> {
+        Index::open_waiting(path).map_err(OpenError::into_storage)
+    }
+
+    /// `try_open`, waiting up to [`LOCK_WAIT`] while sled's lock is held.
+    fn open_waiting(path: &Path) -> Result<Index, OpenError> {
+        let deadline = Instant::now() + LOCK_WAIT;
+        loop {
+            match Index::try_open(path) {
+                Err(OpenError::Locked(e)) if Instant::now() < deadline => {
+                    tracing::debug!(path = %path.display(), error = %e, "index still locked by its previous instance; retrying");
+                    std::thread::sleep(LOCK_RETRY);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn try_open(path: &Path) -> Result<Index, OpenError> {
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(INDEX_CACHE_BYTES)
             .flush_every_ms(Some(1000))
             .open()
-            .map_err(ix)?;
+            .map_err(OpenError::from_sled)?;
+        let tree = |name: &str| db.open_tree(name).map_err(OpenError::from_sled);
         let ix = Index {
-            in_flight: db.open_tree("in_flight").map_err(ix)?,
-            delayed: db.open_tree("delayed").map_err(ix)?,
-            dedup: db.open_tree("dedup").map_err(ix)?,
-            dedup_expiry: db.open_tree("dedup_expiry").map_err(ix)?,
-            meta: db.open_tree("meta").map_err(ix)?,
+            in_flight: tree("in_flight")?,
+            delayed: tree("delayed")?,
+            dedup: tree("dedup")?,
+            dedup_expiry: tree("dedup_expiry")?,
+            meta: tree("meta")?,
             db,
             stamp: AtomicU64::new(0),
             path: path.to_path_buf(),
         };
-        if let Some((lsn, _)) = ix.stamp_with_crc()? {
+        if let Some((lsn, _)) = ix.stamp_with_crc().map_err(OpenError::Other)? {
             ix.stamp.store(lsn, Ordering::Release);
         }
         Ok(ix)

@@ -37,6 +37,8 @@ pub trait FileSystem: Send + Sync {
     fn open(&self, path: &Path) -> io::Result<Arc<dyn SegmentFile>>;
     /// Removes a file.
     fn remove(&self, path: &Path) -> io::Result<()>;
+    /// Renames `from` over `to` (atomically replacing it).
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// fsyncs a directory (after creating, renaming or deleting an entry).
     fn sync_dir(&self, path: &Path) -> io::Result<()>;
 }
@@ -80,6 +82,9 @@ impl FileSystem for RealFs {
     }
     fn remove(&self, path: &Path) -> io::Result<()> {
         std::fs::remove_file(path)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
     }
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
         File::open(path)?.sync_all()

@@ -16,6 +16,8 @@
 //!   (according to the configured [`Durability`]).
 //! - [`Storage::read`] reads a record back by position (message bodies are not
 //!   held in memory).
+//! - [`Storage::backup_to`] copies a consistent point of the log while
+//!   appends go on; [`check::check`] verifies a stopped data directory.
 //! - Liveness: every non-tombstone record is live when appended; the engine
 //!   releases records it no longer needs (through [`Append::release`] or
 //!   [`Storage::release`]). Segments whose records are all dead are deleted;
@@ -25,6 +27,8 @@
 //!   release names the record that ended or superseded the released one, so
 //!   that record's segment outlives it (no resurrection on replay).
 
+mod backup;
+pub mod check;
 pub mod config;
 pub mod error;
 pub mod record;
@@ -71,8 +75,9 @@ pub struct Recovered {
     pub records: u64,
     /// Bytes cut from the torn tail of the last segment.
     pub truncated_bytes: u64,
-    /// Complete-looking records dropped with the torn tail (e.g. the first
-    /// frames of a batch missing its end).
+    /// Complete records discarded: the frames of a torn batch missing its
+    /// end, and with `StorageConfig::repair` every complete record cut with
+    /// a damaged frame (plus the LSNs of missing segments, where known).
     pub dropped_records: u64,
     /// True when the sled index was missing, stale or corrupt and was rebuilt.
     pub index_rebuilt: bool,
@@ -121,5 +126,6 @@ mod wal;
 #[cfg(test)]
 mod tests;
 
+pub use backup::BackupReport;
 pub use index::{DedupEntry, Index, IndexEntry};
 pub use storage::{Storage, Ticket};

@@ -13,17 +13,17 @@ use tokio::sync::watch;
 use crate::index::Index;
 use crate::io::{FileSystem, RealFs};
 use crate::record::Record;
-use crate::wal::recovery;
 use crate::wal::segment::{self, Segment};
-use crate::wal::{writer, Progress, Wal};
+use crate::wal::{format, manifest, recovery};
+use crate::wal::{writer, Progress, SyncPoint, Wal};
 use crate::{Append, Health, Lsn, RecordPos, Recovered, StorageConfig, StorageError, StorageStats};
 
 /// Name of the lock file inside the data directory.
-const LOCK_FILE: &str = "LOCK";
+pub(crate) const LOCK_FILE: &str = "LOCK";
 /// Name of the WAL directory inside the data directory.
-const WAL_DIR: &str = "wal";
+pub(crate) const WAL_DIR: &str = "wal";
 /// Name of the sled directory inside the data directory.
-const INDEX_DIR: &str = "index";
+pub(crate) const INDEX_DIR: &str = "index";
 
 /// Handle to an open data directory. Cheap to clone (shared inside).
 #[derive(Clone)]
@@ -96,7 +96,7 @@ fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
     }
 }
 
-fn lock_dir(dir: &Path) -> Result<File, StorageError> {
+pub(crate) fn lock_dir(dir: &Path) -> Result<File, StorageError> {
     let path = dir.join(LOCK_FILE);
     let file = OpenOptions::new()
         .read(true)
@@ -137,13 +137,15 @@ impl Storage {
             std::fs::create_dir_all(&wal_dir).map_err(io_at(&wal_dir))?;
             fs.sync_dir(dir).map_err(io_at(dir))?;
         }
-        let mut rec = recovery::recover(fs.as_ref(), &wal_dir)?;
+        let mut rec = recovery::recover(fs.as_ref(), &wal_dir, config.repair)?;
         let active = match rec.segments.values().next_back() {
             Some(seg) => seg.clone(),
             None => {
                 let seg = Arc::new(Segment::create(fs.as_ref(), &wal_dir, rec.next_lsn)?);
                 rec.segments.insert(seg.id, seg.clone());
                 rec.liveness.add_segment(seg.id);
+                rec.manifest.insert(seg.id);
+                manifest::write(fs.as_ref(), &wal_dir, &rec.manifest)?;
                 seg
             }
         };
@@ -186,6 +188,7 @@ impl Storage {
             index,
             rec.next_lsn,
             &active,
+            rec.manifest,
         ));
         let thread_wal = wal.clone();
         let writer = std::thread::Builder::new()
@@ -215,7 +218,7 @@ impl Storage {
         Ok((storage, recovered))
     }
 
-    fn wal(&self) -> &Wal {
+    pub(crate) fn wal(&self) -> &Wal {
         &self.inner.wal
     }
 
@@ -250,16 +253,26 @@ impl Storage {
         self.submit(append)?.wait().await
     }
 
-    /// Reads a record back by position.
+    /// Reads a record back by position. Every position [`Storage::submit`]
+    /// returned is readable at once, before the writer has put its frame
+    /// in the file (it is served from the pending bytes), and stays
+    /// readable until it is released and its segment reclaimed.
     pub fn read(&self, pos: RecordPos) -> Result<Record, StorageError> {
-        let seg = self
-            .wal()
-            .segment(pos.segment)
-            .ok_or(StorageError::BadPosition {
-                segment: pos.segment,
-                offset: pos.offset,
-            })?;
-        seg.read_record(pos)
+        let wal = self.wal();
+        if let Some(seg) = wal.segment(pos.segment).filter(|s| s.holds(pos)) {
+            return seg.read_record(pos);
+        }
+        if let Some(frame) = wal.unwritten_frame(pos) {
+            return segment::decode_at(pos, &frame, |reason| StorageError::Corruption {
+                segment: wal.dir.join(format::segment_file_name(pos.segment)),
+                offset: u64::from(pos.offset),
+                reason,
+            });
+        }
+        // Written (and its length published) since the first look.
+        wal.segment(pos.segment)
+            .ok_or_else(|| segment::bad_position(pos))?
+            .read_record(pos)
     }
 
     /// Marks a record dead at once. `by` is the record that ended or
@@ -342,14 +355,20 @@ impl Storage {
 
     /// Makes everything submitted so far durable (fdatasync), whatever the mode.
     pub async fn sync(&self) -> Result<(), StorageError> {
+        self.sync_point().await.map(|_| ())
+    }
+
+    /// `sync`, returning the end of the log it made durable.
+    pub(crate) async fn sync_point(&self) -> Result<SyncPoint, StorageError> {
         let mut rx = self.wal().progress.subscribe();
-        let target = self.wal().request_sync()?;
+        let point = self.wal().request_sync_point()?;
+        let target = point.next_lsn;
         let outcome = match rx
             .wait_for(|p| p.synced_next >= target || p.poisoned.is_some() || p.closed)
             .await
         {
             Err(_) => Err(StorageError::Closed),
-            Ok(p) if p.synced_next >= target => Ok(()),
+            Ok(p) if p.synced_next >= target => Ok(point),
             Ok(p) => Err(p
                 .poisoned
                 .clone()

@@ -3,11 +3,12 @@
 //! writer thread.
 
 pub(crate) mod format;
+pub(crate) mod manifest;
 pub(crate) mod recovery;
 pub(crate) mod segment;
 pub(crate) mod writer;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
@@ -18,16 +19,30 @@ use crate::index::Index;
 use crate::io::FileSystem;
 use crate::liveness::Liveness;
 use crate::record::Record;
-use crate::{Append, Lsn, RecordPos, StorageConfig, StorageError};
-use format::{RecordKind, FLAG_BATCH_CONTINUES, FRAME_HEADER_LEN, HEADER_LEN};
+use crate::{Append, Durability, Lsn, RecordPos, StorageConfig, StorageError};
+use format::{RecordKind, FLAG_BATCH_CONTINUES, FLAG_SYNCED_BEFORE, FRAME_HEADER_LEN, HEADER_LEN};
 use segment::Segment;
 
 /// Bytes handed to the writer for one segment.
 pub(crate) struct Chunk {
     pub(crate) segment: u64,
+    /// Offset in the segment of `bytes[0]`.
+    pub(crate) start: u64,
     /// The writer must create this segment first (rotation).
     pub(crate) create: bool,
     pub(crate) bytes: Vec<u8>,
+}
+
+impl Chunk {
+    /// The frame at `pos`, if this chunk holds all of it.
+    fn frame(&self, pos: RecordPos) -> Option<&[u8]> {
+        if self.segment != pos.segment {
+            return None;
+        }
+        let from = u64::from(pos.offset).checked_sub(self.start)?;
+        let from = usize::try_from(from).ok()?;
+        self.bytes.get(from..from.checked_add(pos.len as usize)?)
+    }
 }
 
 /// A submitted append waiting for the writer.
@@ -58,10 +73,37 @@ pub(crate) struct WalState {
     pub(crate) active_segment: u64,
     pub(crate) next_offset: u64,
     pub(crate) chunks: Vec<Chunk>,
+    /// The chunks of the writer's current round, kept until its next round
+    /// takes the state lock: by then they are written and their segment
+    /// lengths published. With `chunks`, this lets a position be read as
+    /// soon as `submit` returns it (see [`Wal::unwritten_frame`]).
+    pub(crate) writing: Vec<Arc<Chunk>>,
     pub(crate) batches: Vec<PendingBatch>,
     pub(crate) shutdown: bool,
     pub(crate) sync_requested: bool,
     pub(crate) poisoned: Option<String>,
+}
+
+/// The end of the log at one moment: once `synced_next >= next_lsn`, every
+/// segment before `segment` and the first `offset` bytes of `segment` hold
+/// exactly the records below `next_lsn`, synced.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SyncPoint {
+    pub(crate) next_lsn: Lsn,
+    pub(crate) segment: u64,
+    pub(crate) offset: u64,
+}
+
+/// While alive, garbage collection deletes nothing.
+pub(crate) struct ReclamationPause<'a> {
+    wal: &'a Wal,
+}
+
+impl Drop for ReclamationPause<'_> {
+    fn drop(&mut self) {
+        let mut gc = lock(&self.wal.gc);
+        *gc = gc.saturating_sub(1);
+    }
 }
 
 /// Counters for `StorageStats`.
@@ -87,7 +129,10 @@ pub(crate) struct Wal {
     /// The segment the writer appends to: every older segment is complete and synced.
     pub(crate) writer_segment: AtomicU64,
     pub(crate) counters: Counters,
-    gc: Mutex<()>,
+    /// Held by a garbage-collection round; counts the backups that pause reclamation.
+    gc: Mutex<usize>,
+    /// The segment set as in the manifest (`wal/SEGMENTS`); held while it is rewritten.
+    manifest: Mutex<BTreeSet<u64>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -105,6 +150,7 @@ impl Wal {
         index: Index,
         next_lsn: Lsn,
         active: &Segment,
+        manifest: BTreeSet<u64>,
     ) -> Wal {
         let (progress, _) = watch::channel(Progress {
             acked_next: next_lsn,
@@ -122,6 +168,7 @@ impl Wal {
                 active_segment: active.id,
                 next_offset: active.len(),
                 chunks: Vec::new(),
+                writing: Vec::new(),
                 batches: Vec::new(),
                 shutdown: false,
                 sync_requested: false,
@@ -133,7 +180,8 @@ impl Wal {
             index,
             writer_segment: AtomicU64::new(active.id),
             counters: Counters::default(),
-            gc: Mutex::new(()),
+            gc: Mutex::new(0),
+            manifest: Mutex::new(manifest),
         }
     }
 
@@ -210,9 +258,11 @@ impl Wal {
         }
         let segment = st.active_segment;
         let st = &mut *st;
-        if create || st.chunks.last().is_none_or(|c| c.segment != segment) {
+        let new_chunk = create || st.chunks.last().is_none_or(|c| c.segment != segment);
+        if new_chunk {
             st.chunks.push(Chunk {
                 segment,
+                start: st.next_offset,
                 create,
                 bytes: Vec::with_capacity(total as usize),
             });
@@ -233,8 +283,16 @@ impl Wal {
         }
         let mut last_crc = 0;
         let n = spans.len();
+        // A new chunk starts the writer's next group. With `always`, the
+        // writer syncs each group before it writes the next one (and
+        // recovery syncs what it keeps), so everything before this frame
+        // will be synced when it is written: mark it (see FLAG_SYNCED_BEFORE).
+        let synced_before = new_chunk && self.config.durability == Durability::Always;
         for (i, (kind, s, e)) in spans.into_iter().enumerate() {
-            let flags = if i + 1 < n { FLAG_BATCH_CONTINUES } else { 0 };
+            let mut flags = if i + 1 < n { FLAG_BATCH_CONTINUES } else { 0 };
+            if i == 0 && synced_before {
+                flags |= FLAG_SYNCED_BEFORE;
+            }
             let before = chunk.bytes.len();
             last_crc = format::encode_frame(
                 &mut chunk.bytes,
@@ -269,9 +327,29 @@ impl Wal {
         Ok((positions, last_lsn))
     }
 
-    /// Asks the writer to sync everything submitted so far; returns the LSN
-    /// bound to wait for (`synced_next >= bound`).
-    pub(crate) fn request_sync(&self) -> Result<Lsn, StorageError> {
+    /// A copy of the frame at `pos` if it was submitted but may not be in
+    /// its file yet (pending, or in the writer's current round). `None`
+    /// means it is in the file, or is no submitted position at all: a
+    /// frame leaves `writing` only after the writer appended it and
+    /// published the segment's new length, both before this lock.
+    pub(crate) fn unwritten_frame(&self, pos: RecordPos) -> Option<Vec<u8>> {
+        let st = self.lock_state();
+        st.chunks
+            .iter()
+            .chain(st.writing.iter().map(|c| &**c))
+            .find_map(|c| c.frame(pos))
+            .map(<[u8]>::to_vec)
+    }
+
+    /// Pauses segment reclamation until the guard is dropped (waits for a
+    /// round in progress to finish).
+    pub(crate) fn pause_reclamation(&self) -> ReclamationPause<'_> {
+        *lock(&self.gc) += 1;
+        ReclamationPause { wal: self }
+    }
+
+    /// The current end of the log, and asks the writer to sync up to it.
+    pub(crate) fn request_sync_point(&self) -> Result<SyncPoint, StorageError> {
         let mut st = self.lock_state();
         if let Some(reason) = &st.poisoned {
             return Err(StorageError::Poisoned(reason.clone()));
@@ -281,7 +359,11 @@ impl Wal {
         }
         st.sync_requested = true;
         self.wake.notify_one();
-        Ok(st.next_lsn)
+        Ok(SyncPoint {
+            next_lsn: st.next_lsn,
+            segment: st.active_segment,
+            offset: st.next_offset,
+        })
     }
 
     /// Asks the writer to finish: drain, sync, flush the index, stop.
@@ -291,14 +373,38 @@ impl Wal {
         self.wake.notify_one();
     }
 
+    /// Adds a just-created segment to the manifest (before any frame lands in it).
+    pub(crate) fn manifest_add(&self, id: u64) -> Result<(), StorageError> {
+        let mut listed = lock(&self.manifest);
+        listed.insert(id);
+        manifest::write(self.fs.as_ref(), &self.dir, &listed)
+    }
+
+    /// Removes segments from the manifest (before their files are deleted).
+    fn manifest_remove(&self, ids: &[u64]) -> Result<(), StorageError> {
+        let mut listed = lock(&self.manifest);
+        for id in ids {
+            listed.remove(id);
+        }
+        manifest::write(self.fs.as_ref(), &self.dir, &listed)
+    }
+
     /// Deletes every sealed segment with nothing live whose pins allow it.
     pub(crate) fn collect_garbage(&self) -> Result<u64, StorageError> {
-        let _gc = lock(&self.gc);
+        let gc = lock(&self.gc);
+        if *gc > 0 {
+            // A backup is copying segments: they stay until it is done
+            // (the next release or compaction pass reclaims them).
+            return Ok(0);
+        }
         let active = self.writer_segment.load(Ordering::Acquire);
         let doomed = self.lock_liveness().deletable(active);
         if doomed.is_empty() {
             return Ok(0);
         }
+        // Unlisted first: a crash between the two leaves a leftover that the
+        // next open deletes, never a listed segment that is missing.
+        self.manifest_remove(&doomed)?;
         let mut reclaimed = 0;
         for id in doomed {
             let Some(seg) = self.segment(id) else {

@@ -229,17 +229,6 @@ impl MessageLine {
     }
 }
 
-/// Attributes GetQueueAttributes returns that describe state, not settings;
-/// an export leaves them out.
-pub const READ_ONLY_ATTRIBUTES: &[&str] = &[
-    "ApproximateNumberOfMessages",
-    "ApproximateNumberOfMessagesNotVisible",
-    "ApproximateNumberOfMessagesDelayed",
-    "CreatedTimestamp",
-    "LastModifiedTimestamp",
-    "QueueArn",
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;

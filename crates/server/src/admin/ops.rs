@@ -9,7 +9,7 @@ use engine::{Caller, Engine, EngineError, QueueRef, SendEntry};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::export_format::{MessageLine, QueueLine, READ_ONLY_ATTRIBUTES};
+use super::export_format::{MessageLine, QueueLine};
 use super::AdminError;
 
 /// Whose queues an operator may act on.
@@ -168,6 +168,19 @@ fn allowed(scope: &Scope, account: &str) -> bool {
     }
 }
 
+/// The queue `account/name` of an import line, if the scope may touch it.
+fn scoped(scope: &Scope, account: &str, name: &str) -> Result<QueueRef, AdminError> {
+    if !allowed(scope, account) {
+        return Err(AdminError::Forbidden(format!(
+            "queue {account}/{name} belongs to another account"
+        )));
+    }
+    Ok(QueueRef {
+        account: account.to_owned(),
+        name: name.to_owned(),
+    })
+}
+
 /// Resolves `name`, `account/name` or a queue URL (`…/account/name`,
 /// ElasticMQ's `…/queue/name`) to an existing queue the scope may touch. A
 /// bare name means the scope's account, or (unrestricted) the one queue of
@@ -241,7 +254,7 @@ async fn describe(engine: &Engine, queue: &QueueRef) -> Result<QueueLine, AdminE
     let mut attributes = engine
         .get_queue_attributes(&caller, queue, &["All".to_owned()])
         .await?;
-    attributes.retain(|k, _| !READ_ONLY_ATTRIBUTES.contains(&k.as_str()));
+    attributes.retain(|k, _| !engine::READ_ONLY_QUEUE_ATTRIBUTES.contains(&k.as_str()));
     let tags = engine.list_queue_tags(&caller, queue).await?;
     Ok(QueueLine {
         account: queue.account.clone(),
@@ -257,16 +270,7 @@ async fn import_queue(
     line: QueueLine,
     redrive_policy: bool,
 ) -> Result<Value, AdminError> {
-    if !allowed(scope, &line.account) {
-        return Err(AdminError::Forbidden(format!(
-            "queue {}/{} belongs to another account",
-            line.account, line.name
-        )));
-    }
-    let queue = QueueRef {
-        account: line.account.clone(),
-        name: line.name.clone(),
-    };
+    let queue = scoped(scope, &line.account, &line.name)?;
     let caller = owner(&queue);
     let mut attributes = line.attributes;
     let policy = attributes.remove("RedrivePolicy");
@@ -313,16 +317,7 @@ async fn import_messages(
     let mut batch_bytes = 0usize;
     let mut batch_key: Option<(QueueRef, String)> = None;
     for line in lines {
-        if !allowed(scope, &line.account) {
-            return Err(AdminError::Forbidden(format!(
-                "queue {}/{} belongs to another account",
-                line.account, line.queue
-            )));
-        }
-        let queue = QueueRef {
-            account: line.account.clone(),
-            name: line.queue.clone(),
-        };
+        let queue = scoped(scope, &line.account, &line.queue)?;
         let sender = line
             .attributes
             .get("SenderId")

@@ -23,6 +23,8 @@ pub enum FaultOp {
     Create,
     /// `FileSystem::remove`.
     Remove,
+    /// `FileSystem::rename`.
+    Rename,
     /// `FileSystem::sync_dir`.
     SyncDir,
 }
@@ -199,6 +201,18 @@ impl FileSystem for FaultyFs {
         self.check(FaultOp::Remove)?;
         RealFs.remove(path)?;
         self.lock().files.remove(path);
+        Ok(())
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.check(FaultOp::Rename)?;
+        RealFs.rename(from, to)?;
+        // Simplification: the renamed file keeps its sync state, and the
+        // new entry counts as durable once the directory is synced.
+        let mut st = self.lock();
+        if let Some(mut t) = st.files.remove(from) {
+            t.entry_synced = false;
+            st.files.insert(to.to_path_buf(), t);
+        }
         Ok(())
     }
     fn sync_dir(&self, path: &Path) -> io::Result<()> {

@@ -249,3 +249,31 @@ fn bad_positions_are_errors() {
     );
     assert_eq!(s.read(good).unwrap(), one_of_each()[1]);
 }
+
+/// S1 from the moment of submit: a position is readable as soon as `submit`
+/// returns it, before the writer has put the frame in its file, also when the
+/// append opens a segment the writer has not created yet (the engine hands
+/// relocated positions to readers at once).
+#[test]
+fn positions_are_readable_as_soon_as_submitted() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let (s, _) = Storage::open(dir.path(), &small_config()).unwrap();
+    let mut tickets = Vec::new();
+    for i in 0..200u64 {
+        let r = Record::MessageSent(message(1, i, 300));
+        let t = s
+            .submit(Append {
+                records: vec![r.clone()],
+                release: vec![],
+            })
+            .unwrap();
+        assert_eq!(s.read(t.positions[0]).unwrap(), r, "append {i}");
+        tickets.push((t, r));
+    }
+    for (t, r) in tickets {
+        let pos = rt.block_on(t.wait()).unwrap();
+        assert_eq!(s.read(pos[0]).unwrap(), r);
+    }
+    assert!(s.stats().segments > 10);
+}

@@ -240,3 +240,25 @@ fn expired_dedup_entries_are_pruned() {
     assert!(rec.index_rebuilt);
     assert_eq!(s.index().dump().unwrap(), before);
 }
+
+/// A close followed by a reopen in the same process keeps the index even when
+/// sled has not yet released its file lock (it does so asynchronously): the
+/// open waits for the lock instead of taking it for damage and wiping a good
+/// index. This was the flaky "clean close keeps the index stamp".
+#[test]
+fn reopen_waits_for_the_previous_instance_to_release_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index");
+    let (first, wiped) = crate::index::Index::open(&path).unwrap();
+    assert!(!wiped);
+    first.set_stamp(42, 7).unwrap();
+    first.flush().unwrap();
+    let holder = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(first);
+    });
+    let (second, wiped) = crate::index::Index::open(&path).unwrap();
+    holder.join().unwrap();
+    assert!(!wiped, "a held lock is not damage");
+    assert_eq!(second.stamp_with_crc().unwrap(), Some((42, 7)));
+}

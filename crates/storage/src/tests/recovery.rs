@@ -1,42 +1,16 @@
 //! Recovery: torn tails at every offset, flipped bytes, corruption in sealed
 //! segments, foreign files and bad headers.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::io::RealFs;
-use crate::tests::support::{message, one_of_each, rt, small_config};
+use crate::tests::support::{build, message, one_of_each, rt, seg_path, small_config};
 use crate::wal::format::{self, HEADER_LEN};
 use crate::wal::recovery::recover;
 use crate::{Append, Record, RecordPos, Storage, StorageConfig, StorageError};
 
-/// Writes `batches` into a fresh store, closes it, returns (data dir, positions per batch).
-fn build(
-    batches: Vec<Vec<Record>>,
-    cfg: &StorageConfig,
-) -> (tempfile::TempDir, Vec<Vec<RecordPos>>) {
-    let dir = tempfile::tempdir().unwrap();
-    let rt = rt();
-    let (s, _) = Storage::open(dir.path(), cfg).unwrap();
-    let mut out = Vec::new();
-    for b in batches {
-        out.push(
-            rt.block_on(s.append(Append {
-                records: b,
-                release: vec![],
-            }))
-            .unwrap(),
-        );
-    }
-    rt.block_on(s.close()).unwrap();
-    (dir, out)
-}
-
-fn seg_path(dir: &Path, id: u64) -> PathBuf {
-    dir.join("wal").join(format::segment_file_name(id))
-}
-
 fn replayed(wal_dir: &Path) -> Vec<(RecordPos, Record)> {
-    let rec = recover(&RealFs, wal_dir).unwrap();
+    let rec = recover(&RealFs, wal_dir, false).unwrap();
     let mut out = Vec::new();
     for seg in rec.segments.values() {
         let bytes = seg.read_all(seg.len()).unwrap();
@@ -72,7 +46,7 @@ fn every_offset(last_batch: Vec<Record>) {
 
     for cut in start..end {
         std::fs::write(&seg, &original[..cut as usize]).unwrap();
-        let rec = recover(&RealFs, &wal_dir).unwrap();
+        let rec = recover(&RealFs, &wal_dir, false).unwrap();
         assert_eq!(rec.records, keep, "cut at {cut}");
         assert_eq!(rec.next_lsn, keep + 1, "cut at {cut}");
         assert_eq!(rec.truncated_bytes, cut - start, "cut at {cut}");
@@ -92,7 +66,7 @@ fn every_offset(last_batch: Vec<Record>) {
         let mut bytes = original.clone();
         bytes[at as usize] ^= 0xFF;
         std::fs::write(&seg, &bytes).unwrap();
-        let rec = recover(&RealFs, &wal_dir).unwrap();
+        let rec = recover(&RealFs, &wal_dir, false).unwrap();
         assert_eq!(rec.records, keep, "flip at {at}");
         assert_eq!(rec.truncated_bytes, end - start, "flip at {at}");
         assert_eq!(replayed(&wal_dir), prefix, "flip at {at}");
@@ -101,7 +75,7 @@ fn every_offset(last_batch: Vec<Record>) {
     let mut bytes = original.clone();
     bytes.extend_from_slice(&[0u8; 4096]);
     std::fs::write(&seg, &bytes).unwrap();
-    let rec = recover(&RealFs, &wal_dir).unwrap();
+    let rec = recover(&RealFs, &wal_dir, false).unwrap();
     assert_eq!(rec.records, keep + last.len() as u64);
     assert_eq!(rec.truncated_bytes, 4096);
 }
@@ -204,14 +178,14 @@ fn bad_headers() {
     ));
 
     let mut bytes = original.clone();
-    bytes[8] = 2; // version 2, with a matching header CRC
+    bytes[8] = 3; // version 3, with a matching header CRC
     let crc = crc32fast::hash(&bytes[..28]);
     bytes[28..32].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(&seg, &bytes).unwrap();
     match Storage::open(dir.path(), &StorageConfig::default()) {
         Err(StorageError::UnsupportedVersion {
-            found: 2,
-            supported: 1,
+            found: 3,
+            supported: 2,
             ..
         }) => {}
         other => panic!("expected UnsupportedVersion, got {other:?}"),

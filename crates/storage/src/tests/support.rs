@@ -122,3 +122,32 @@ pub(crate) fn small_config() -> crate::StorageConfig {
         ..crate::StorageConfig::default()
     }
 }
+
+/// Writes `batches` into a fresh store (each acknowledged before the next),
+/// closes it, returns (data dir, positions per batch).
+pub(crate) fn build(
+    batches: Vec<Vec<Record>>,
+    cfg: &crate::StorageConfig,
+) -> (tempfile::TempDir, Vec<Vec<crate::RecordPos>>) {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let (s, _) = crate::Storage::open(dir.path(), cfg).unwrap();
+    let mut out = Vec::new();
+    for b in batches {
+        out.push(
+            rt.block_on(s.append(crate::Append {
+                records: b,
+                release: vec![],
+            }))
+            .unwrap(),
+        );
+    }
+    rt.block_on(s.close()).unwrap();
+    (dir, out)
+}
+
+/// Path of segment `id` in the data directory `dir`.
+pub(crate) fn seg_path(dir: &std::path::Path, id: u64) -> std::path::PathBuf {
+    dir.join("wal")
+        .join(crate::wal::format::segment_file_name(id))
+}

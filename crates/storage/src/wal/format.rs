@@ -7,7 +7,7 @@
 //! ```text
 //! offset  size  field
 //!      0     8  magic            b"STOWWAL\0"
-//!      8     4  format version   u32 LE (= FORMAT_VERSION = 1)
+//!      8     4  format version   u32 LE (FORMAT_VERSION = 2 written; 1 and 2 read)
 //!     12     4  reserved         zero
 //!     16     8  first LSN        u64 LE (equals the number in the file name)
 //!     24     4  reserved         zero
@@ -23,19 +23,49 @@
 //!      4     4  crc     u32 LE: crc32 of bytes 8..4+len (kind, flags, lsn, payload)
 //!      8     1  kind    record kind tag (`RecordKind`)
 //!      9     1  flags   bit 0 = BATCH_CONTINUES (set on all but the last frame of a batch)
+//!                       bit 1 = SYNCED_BEFORE (version 2: every byte before this frame was
+//!                               fdatasync'ed before this frame was written)
 //!     10     8  lsn     u64 LE, consecutive per record
 //!     18     …  payload the `Record`, bincode 2 with `record::BINCODE_CONFIG`
 //! ```
 //!
 //! A whole frame is `4 + len` bytes; `RecordPos::len` is that whole length.
+//!
+//! # Segment manifest (`wal/SEGMENTS`, format version 2)
+//!
+//! ```text
+//! offset  size  field
+//!      0     8  magic            b"STOWSEGS"
+//!      8     4  manifest version u32 LE (= MANIFEST_VERSION = 1)
+//!     12     4  count            u32 LE, number of segment ids
+//!     16  8*count  ids          u64 LE each, ascending (first LSN of every segment that exists)
+//!      …     4  crc              crc32 of every byte before it
+//! ```
+//!
+//! Version 2 differs from version 1 only by this manifest: segment and frame
+//! bytes are identical. A version-2 segment therefore promises that the
+//! manifest exists; a directory of version-1 segments without one is a log
+//! written before manifests, and gets one at its next open.
 
 use crate::record::{self, Record};
 use crate::StorageError;
 
 /// Segment file magic.
 pub(crate) const MAGIC: [u8; 8] = *b"STOWWAL\0";
-/// The on-disk format version this build writes and reads.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+/// The on-disk format version this build writes.
+pub(crate) const FORMAT_VERSION: u32 = 2;
+/// The oldest format version this build reads.
+pub(crate) const OLDEST_READABLE_VERSION: u32 = 1;
+/// Name of the segment manifest inside `wal/`.
+pub(crate) const MANIFEST_FILE: &str = "SEGMENTS";
+/// Name of the manifest being written (renamed over `MANIFEST_FILE`).
+pub(crate) const MANIFEST_TMP_FILE: &str = "SEGMENTS.tmp";
+/// Manifest magic.
+const MANIFEST_MAGIC: [u8; 8] = *b"STOWSEGS";
+/// Manifest layout version.
+const MANIFEST_VERSION: u32 = 1;
+/// Bytes before the ids in the manifest.
+const MANIFEST_HEAD_LEN: usize = 16;
 /// Size of the segment header.
 pub(crate) const HEADER_LEN: usize = 32;
 /// Bytes of the header covered by the header CRC.
@@ -52,8 +82,14 @@ pub(crate) const MIN_LEN_FIELD: usize = FRAME_HEADER_LEN - LEN_FIELD;
 pub(crate) const MAX_PAYLOAD: usize = 64 * 1024 * 1024;
 /// Flags bit 0: another frame of the same batch follows.
 pub(crate) const FLAG_BATCH_CONTINUES: u8 = 0b0000_0001;
+/// Flags bit 1 (format version 2): every byte before this frame was synced
+/// before this frame was written. Set (with durability `always`) on the
+/// first frame of each group commit, so recovery can tell a torn write (the
+/// unsynced group, possibly with holes) from damage to synced bytes (a bad
+/// frame that such a frame follows).
+pub(crate) const FLAG_SYNCED_BEFORE: u8 = 0b0000_0010;
 /// All flag bits this version knows.
-const KNOWN_FLAGS: u8 = FLAG_BATCH_CONTINUES;
+const KNOWN_FLAGS: u8 = FLAG_BATCH_CONTINUES | FLAG_SYNCED_BEFORE;
 /// File-name width of the first-LSN number.
 pub(crate) const SEGMENT_NAME_DIGITS: usize = 20;
 /// File-name suffix of segments.
@@ -142,11 +178,16 @@ pub(crate) fn parse_segment_file_name(name: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// Encodes a segment header.
+/// Encodes a segment header of the current format version.
 pub(crate) fn encode_header(first_lsn: u64) -> [u8; HEADER_LEN] {
+    encode_header_version(first_lsn, FORMAT_VERSION)
+}
+
+/// Encodes a segment header of a given version (tests write old versions).
+pub(crate) fn encode_header_version(first_lsn: u64, version: u32) -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
     h[0..8].copy_from_slice(&MAGIC);
-    h[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    h[8..12].copy_from_slice(&version.to_le_bytes());
     h[16..24].copy_from_slice(&first_lsn.to_le_bytes());
     let crc = crc32fast::hash(&h[..HEADER_CRC_OFFSET]);
     h[HEADER_CRC_OFFSET..].copy_from_slice(&crc.to_le_bytes());
@@ -168,8 +209,17 @@ pub(crate) enum HeaderError {
     Version(u32),
 }
 
-/// Decodes a segment header, returning its first LSN.
-pub(crate) fn decode_header(bytes: &[u8]) -> Result<u64, HeaderError> {
+/// A decoded segment header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Header {
+    /// First LSN (equals the file name).
+    pub(crate) first_lsn: u64,
+    /// Format version.
+    pub(crate) version: u32,
+}
+
+/// Decodes a segment header.
+pub(crate) fn decode_header(bytes: &[u8]) -> Result<Header, HeaderError> {
     let h = bytes.get(..HEADER_LEN).ok_or(HeaderError::Short)?;
     if h.iter().all(|b| *b == 0) {
         return Err(HeaderError::Zero);
@@ -182,10 +232,60 @@ pub(crate) fn decode_header(bytes: &[u8]) -> Result<u64, HeaderError> {
         return Err(HeaderError::BadCrc);
     }
     let version = u32_at(h, 8);
-    if version != FORMAT_VERSION {
+    if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(HeaderError::Version(version));
     }
-    Ok(u64_at(h, 16))
+    Ok(Header {
+        first_lsn: u64_at(h, 16),
+        version,
+    })
+}
+
+/// Encodes the manifest listing `ids` (ascending).
+pub(crate) fn encode_manifest(ids: &std::collections::BTreeSet<u64>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(MANIFEST_HEAD_LEN + 8 * ids.len() + 4);
+    out.extend_from_slice(&MANIFEST_MAGIC);
+    out.extend_from_slice(&MANIFEST_VERSION.to_le_bytes());
+    let count = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&count.to_le_bytes());
+    for id in ids.iter().take(count as usize) {
+        out.extend_from_slice(&id.to_le_bytes());
+    }
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Decodes a manifest; the error says what is wrong.
+pub(crate) fn decode_manifest(bytes: &[u8]) -> Result<std::collections::BTreeSet<u64>, String> {
+    if bytes.len() < MANIFEST_HEAD_LEN + 4 {
+        return Err(format!("{} bytes is too short for a manifest", bytes.len()));
+    }
+    if bytes[0..8] != MANIFEST_MAGIC {
+        return Err("bad manifest magic".into());
+    }
+    let body_len = bytes.len() - 4;
+    if crc32fast::hash(&bytes[..body_len]) != u32_at(bytes, body_len) {
+        return Err("manifest CRC mismatch".into());
+    }
+    let version = u32_at(bytes, 8);
+    if version != MANIFEST_VERSION {
+        return Err(format!("unknown manifest version {version}"));
+    }
+    let count = u32_at(bytes, 12) as usize;
+    if count.checked_mul(8).map(|n| n + MANIFEST_HEAD_LEN) != Some(body_len) {
+        return Err(format!(
+            "manifest of {} bytes cannot hold {count} ids",
+            bytes.len()
+        ));
+    }
+    let ids: std::collections::BTreeSet<u64> = (0..count)
+        .map(|i| u64_at(bytes, MANIFEST_HEAD_LEN + 8 * i))
+        .collect();
+    if ids.len() != count {
+        return Err("manifest lists a segment twice".into());
+    }
+    Ok(ids)
 }
 
 /// Encodes a record's payload (outside any lock) and returns its kind.
@@ -245,6 +345,11 @@ impl RawFrame<'_> {
     /// True when another frame of the same batch follows.
     pub(crate) fn continues(&self) -> bool {
         self.flags & FLAG_BATCH_CONTINUES != 0
+    }
+
+    /// True when everything before this frame was synced before it was written.
+    pub(crate) fn synced_before(&self) -> bool {
+        self.flags & FLAG_SYNCED_BEFORE != 0
     }
 
     /// Decodes the payload, checking that it matches the kind tag.

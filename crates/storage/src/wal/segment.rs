@@ -83,31 +83,53 @@ impl Segment {
         Ok(buf)
     }
 
+    /// True if the whole frame at `pos` is below the written length.
+    pub(crate) fn holds(&self, pos: RecordPos) -> bool {
+        u64::from(pos.offset) + u64::from(pos.len) <= self.len()
+    }
+
     /// Reads and decodes the record at `pos`.
     pub(crate) fn read_record(&self, pos: RecordPos) -> Result<Record, StorageError> {
-        let bad = || StorageError::BadPosition {
-            segment: pos.segment,
-            offset: pos.offset,
-        };
-        let end = u64::from(pos.offset) + u64::from(pos.len);
-        if (pos.offset as usize) < HEADER_LEN
-            || (pos.len as usize) < format::FRAME_HEADER_LEN
-            || end > self.len()
-        {
-            return Err(bad());
+        if !plausible(pos) || !self.holds(pos) {
+            return Err(bad_position(pos));
         }
         let mut buf = vec![0u8; pos.len as usize];
         self.file
             .read_at(&mut buf, u64::from(pos.offset))
             .map_err(|e| self.io_err(e))?;
-        let frame = format::parse_frame(&buf).map_err(|_| bad())?;
-        if frame.total_len != buf.len() {
-            return Err(bad());
-        }
-        frame
-            .decode()
-            .map_err(|reason| self.corruption(u64::from(pos.offset), reason))
+        decode_at(pos, &buf, |reason| {
+            self.corruption(u64::from(pos.offset), reason)
+        })
     }
+}
+
+/// `BadPosition` for `pos`.
+pub(crate) fn bad_position(pos: RecordPos) -> StorageError {
+    StorageError::BadPosition {
+        segment: pos.segment,
+        offset: pos.offset,
+    }
+}
+
+/// A position that could point at a frame (after the header, long enough).
+fn plausible(pos: RecordPos) -> bool {
+    (pos.offset as usize) >= HEADER_LEN && (pos.len as usize) >= format::FRAME_HEADER_LEN
+}
+
+/// Decodes the frame bytes `buf` read at `pos`: `BadPosition` when they are
+/// no whole frame, `corruption(reason)` when a CRC-valid frame does not decode.
+pub(crate) fn decode_at(
+    pos: RecordPos,
+    buf: &[u8],
+    corruption: impl FnOnce(String) -> StorageError,
+) -> Result<Record, StorageError> {
+    let Ok(frame) = format::parse_frame(buf) else {
+        return Err(bad_position(pos));
+    };
+    if frame.total_len != buf.len() || !plausible(pos) {
+        return Err(bad_position(pos));
+    }
+    frame.decode().map_err(corruption)
 }
 
 /// Where and why a scan stopped before the end of the bytes.
@@ -130,6 +152,9 @@ pub(crate) struct ScanOutcome {
     pub(crate) records: u64,
     /// Valid frames of a trailing batch whose end is missing.
     pub(crate) dropped_records: u64,
+    /// End of the last CRC-valid frame parsed (past `valid_len` when a
+    /// trailing batch is incomplete): where the damage or the end begins.
+    pub(crate) end_of_frames: u64,
     /// Offset of that incomplete batch (== valid_len) if any, and the stop.
     pub(crate) stop: Option<ScanStop>,
 }
@@ -150,6 +175,7 @@ pub(crate) fn scan(
         next_lsn: lsn,
         records: 0,
         dropped_records: 0,
+        end_of_frames: off as u64,
         stop: None,
     };
     // Frames of the batch in progress.
@@ -159,10 +185,15 @@ pub(crate) fn scan(
         let frame = match format::parse_frame(rest) {
             Ok(fr) => fr,
             Err(e) => {
+                // A CRC-valid frame with an unknown tag is no torn write.
+                let hard = matches!(
+                    e,
+                    format::FrameError::UnknownKind(_) | format::FrameError::UnknownFlags(_)
+                );
                 out.stop = Some(ScanStop {
                     offset: off as u64,
                     reason: e.to_string(),
-                    hard: false,
+                    hard,
                 });
                 break;
             }
@@ -202,6 +233,7 @@ pub(crate) fn scan(
         let continues = frame.continues();
         off += frame.total_len;
         lsn += 1;
+        out.end_of_frames = off as u64;
         if continues {
             batch.push((pos, record));
             continue;
@@ -231,4 +263,39 @@ pub(crate) fn scan(
         }
     }
     Ok(out)
+}
+
+/// What follows a damaged frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct AfterDamage {
+    /// CRC-valid frames carrying an LSN of at least the one expected.
+    pub(crate) frames: u64,
+    /// One of them was written after everything before it was synced: the
+    /// damage is in synced bytes, so it is no torn write.
+    pub(crate) sync_point: bool,
+}
+
+/// Finds the CRC-valid frames carrying an LSN of at least `min_lsn` at or
+/// after offset `from` of `bytes`, resynchronising byte by byte after
+/// anything that does not parse. Frames of an older LSN (stale bytes) do not
+/// count. No frame at all: everything from `from` on is missing, zeroed or
+/// garbled, a torn write. Frames but no sync point: holes in the last,
+/// unsynced group commit (its pages may reach the disk in any order), also
+/// a torn write. A sync point: damage to synced bytes.
+pub(crate) fn after_damage(bytes: &[u8], from: u64, min_lsn: u64) -> AfterDamage {
+    let mut off = usize::try_from(from).unwrap_or(usize::MAX);
+    let mut next_min = min_lsn;
+    let mut out = AfterDamage::default();
+    while off < bytes.len() {
+        match format::parse_frame(bytes.get(off..).unwrap_or_default()) {
+            Ok(frame) if frame.lsn >= next_min => {
+                out.frames += 1;
+                out.sync_point |= frame.synced_before();
+                next_min = frame.lsn.saturating_add(1);
+                off += frame.total_len;
+            }
+            _ => off += 1,
+        }
+    }
+    out
 }

@@ -71,8 +71,15 @@ pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
                 }
             }
             let sync_requested = std::mem::take(&mut st.sync_requested);
+            // The previous round's chunks are written: readers find them
+            // in the files now. This round's stay readable from memory.
+            let chunks: Vec<Arc<Chunk>> = std::mem::take(&mut st.chunks)
+                .into_iter()
+                .map(Arc::new)
+                .collect();
+            st.writing = chunks.clone();
             (
-                std::mem::take(&mut st.chunks),
+                chunks,
                 std::mem::take(&mut st.batches),
                 st.shutdown,
                 sync_requested,
@@ -180,7 +187,7 @@ pub(crate) fn poison(wal: &Wal, e: &StorageError) {
 fn write_group(
     wal: &Wal,
     current: &mut Arc<Segment>,
-    chunks: Vec<Chunk>,
+    chunks: Vec<Arc<Chunk>>,
     dirty: &mut bool,
 ) -> Result<(), StorageError> {
     for chunk in chunks {
@@ -192,7 +199,8 @@ fn write_group(
                 *dirty = false;
             }
             let seg = Arc::new(Segment::create(wal.fs.as_ref(), &wal.dir, chunk.segment)?);
-            wal.counters.fsyncs.fetch_add(2, Ordering::Relaxed);
+            wal.manifest_add(seg.id)?;
+            wal.counters.fsyncs.fetch_add(4, Ordering::Relaxed);
             wal.segments
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
