@@ -749,6 +749,35 @@ async fn background_sweep_wakes_long_poll_for_delayed_message() {
         .unwrap();
 }
 
+/// With no sweep and nothing calling the store's waker, a long poll still
+/// wakes when the store's `next_visible_at` comes (a store shared by several
+/// nodes may not notice time-based changes at once).
+#[tokio::test]
+async fn long_poll_wakes_at_next_visible_at_without_a_sweep() {
+    let h = Harness::new().await;
+    let q = h.create("fallback", &[("DelaySeconds", "1")]).await;
+    h.send(&q, "soon").await;
+    let engine = h.engine.clone();
+    let (caller, queue) = (h.caller.clone(), q.clone());
+    let waiter = tokio::spawn(async move {
+        let request = ReceiveRequest {
+            wait_time_seconds: Some(20),
+            ..Default::default()
+        };
+        engine.receive_message(&caller, &queue, request).await
+    });
+    // The poll is waiting (for 1 s: the message's delay) before time moves.
+    tokio::task::yield_now().await;
+    h.advance_s(1);
+    let got = tokio::time::timeout(std::time::Duration::from_secs(15), waiter)
+        .await
+        .expect("woken before the 20 s wait ended")
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body, "soon");
+}
+
 #[tokio::test]
 async fn lowering_retention_expires_existing_messages() {
     let h = Harness::new().await;
