@@ -1,9 +1,11 @@
 //! What the front and the stores share about message move tasks: the task
-//! handle (SQS forms it as base64 of `{"taskId":…,"sourceArn":…}`) and the
-//! failure reason of a task whose queue was deleted.
+//! handle (SQS forms it as base64 of `{"taskId":…,"sourceArn":…}`), the
+//! status names, and the failure reason of a task whose queue was deleted.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+
+use crate::store::MoveTaskStatus;
 
 /// The failure reason recorded when a task's source or destination queue
 /// was deleted (shown as the QueueDoesNotExist error code).
@@ -26,6 +28,28 @@ pub(crate) fn decode_handle(handle: &str) -> Option<(String, String)> {
     let task_id = value.get("taskId")?.as_str()?.to_string();
     let source = value.get("sourceArn")?.as_str()?.to_string();
     Some((task_id, source))
+}
+
+/// A status as SQS names it (and the embedded log records it).
+pub(crate) fn status_name(status: MoveTaskStatus) -> &'static str {
+    match status {
+        MoveTaskStatus::Running => "RUNNING",
+        MoveTaskStatus::Completed => "COMPLETED",
+        MoveTaskStatus::Cancelling => "CANCELLING",
+        MoveTaskStatus::Cancelled => "CANCELLED",
+        MoveTaskStatus::Failed => "FAILED",
+    }
+}
+
+/// A status from its name (anything unknown is a failure).
+pub(crate) fn status_of(name: &str) -> MoveTaskStatus {
+    match name {
+        "RUNNING" => MoveTaskStatus::Running,
+        "COMPLETED" => MoveTaskStatus::Completed,
+        "CANCELLING" => MoveTaskStatus::Cancelling,
+        "CANCELLED" => MoveTaskStatus::Cancelled,
+        _ => MoveTaskStatus::Failed,
+    }
 }
 
 #[cfg(test)]

@@ -138,6 +138,25 @@ impl Harness {
             .unwrap()
     }
 
+    /// A ReceiveMessage waiting up to 20 s, started in its own task; it is
+    /// waiting when this returns (the test's runtime has one thread).
+    pub(crate) async fn long_poll(
+        &self,
+        queue: &QueueRef,
+    ) -> tokio::task::JoinHandle<Result<Vec<ReceivedMessage>, EngineError>> {
+        let engine = self.engine.clone();
+        let (caller, queue) = (self.caller.clone(), queue.clone());
+        let waiter = tokio::spawn(async move {
+            let request = ReceiveRequest {
+                wait_time_seconds: Some(20),
+                ..Default::default()
+            };
+            engine.receive_message(&caller, &queue, request).await
+        });
+        tokio::task::yield_now().await;
+        waiter
+    }
+
     pub(crate) async fn delete(&self, queue: &QueueRef, handle: &str) {
         self.engine
             .delete_message(&self.caller, queue, handle)

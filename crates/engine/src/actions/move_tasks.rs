@@ -5,7 +5,7 @@
 
 use crate::front::Front;
 use crate::limits::*;
-use crate::move_task::{decode_handle, encode_handle, QUEUE_GONE, QUEUE_GONE_SQS};
+use crate::move_task::{decode_handle, encode_handle, status_name, QUEUE_GONE, QUEUE_GONE_SQS};
 use crate::store::{MoveTask, MoveTaskStatus};
 use crate::types::{Caller, MoveTaskFailure, MoveTaskInfo};
 use crate::{validate, EngineError};
@@ -14,17 +14,6 @@ fn not_found(what: &str) -> EngineError {
     EngineError::ResourceNotFound(format!(
         "The resource that you specified for the {what} parameter doesn't exist."
     ))
-}
-
-/// How ListMessageMoveTasks names a status.
-fn status_name(status: MoveTaskStatus) -> &'static str {
-    match status {
-        MoveTaskStatus::Running => "RUNNING",
-        MoveTaskStatus::Completed => "COMPLETED",
-        MoveTaskStatus::Cancelling => "CANCELLING",
-        MoveTaskStatus::Cancelled => "CANCELLED",
-        MoveTaskStatus::Failed => "FAILED",
-    }
 }
 
 /// A stored failure reason as ListMessageMoveTasks reports it.

@@ -77,7 +77,7 @@ pub(crate) use store_contract_tests;
 
 // ---- helpers ----
 
-type Store = Arc<dyn QueueStore>;
+pub(crate) type Store = Arc<dyn QueueStore>;
 
 fn attributes(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
@@ -117,7 +117,7 @@ fn ctx_of(record: &QueueRecord) -> QueueCtx {
     }
 }
 
-async fn create(store: &Store, name: &str, pairs: &[(&str, &str)]) -> QueueCtx {
+pub(crate) async fn create(store: &Store, name: &str, pairs: &[(&str, &str)]) -> QueueCtx {
     let mut pairs = pairs.to_vec();
     if name.ends_with(".fifo") {
         pairs.push(("FifoQueue", "true"));
@@ -132,7 +132,7 @@ async fn create(store: &Store, name: &str, pairs: &[(&str, &str)]) -> QueueCtx {
     }
 }
 
-fn message(body: &str) -> NewMessage {
+pub(crate) fn message(body: &str) -> NewMessage {
     NewMessage {
         message_id: *uuid::Uuid::new_v4().as_bytes(),
         body: body.into(),
@@ -182,6 +182,18 @@ async fn receive_with(
             dead_lettered: 0,
         } => delivered,
         other => panic!("receive: {other:?}"),
+    }
+}
+
+/// Receives with a 1 s visibility that moves a message to `dlq` on its
+/// second receive.
+fn redrive_to(dlq: &QueueCtx) -> ReceiveSpec {
+    ReceiveSpec {
+        redrive: Some(RedriveSpec {
+            dlq: dlq.clone(),
+            max_receive_count: 1,
+        }),
+        ..spec(10, 1_000)
     }
 }
 
@@ -760,13 +772,7 @@ pub(crate) async fn the_in_flight_limit_stops_receives(store: Store) {
 pub(crate) async fn a_receive_past_max_receive_count_dead_letters(store: Store) {
     let src = create(&store, "dl-src", &[]).await;
     let dlq = create(&store, "dl-dlq", &[]).await;
-    let redrive = ReceiveSpec {
-        redrive: Some(RedriveSpec {
-            dlq: dlq.clone(),
-            max_receive_count: 1,
-        }),
-        ..spec(10, 1_000)
-    };
+    let redrive = redrive_to(&dlq);
     let sent = message("poison");
     send_one(&store, &src, sent.clone(), T0).await;
     let first = receive_with(&store, &src, &redrive, T0).await;
@@ -996,13 +1002,7 @@ pub(crate) async fn move_tasks_move_and_record_their_progress(store: Store) {
 pub(crate) async fn move_tasks_return_messages_to_their_source(store: Store) {
     let src = create(&store, "back-src", &[]).await;
     let dlq = create(&store, "back-dlq", &[]).await;
-    let redrive = ReceiveSpec {
-        redrive: Some(RedriveSpec {
-            dlq: dlq.clone(),
-            max_receive_count: 1,
-        }),
-        ..spec(10, 1_000)
-    };
+    let redrive = redrive_to(&dlq);
     let sent = message("round trip");
     send_one(&store, &src, sent.clone(), T0).await;
     let first = receive_with(&store, &src, &redrive, T0).await;

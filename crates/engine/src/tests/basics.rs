@@ -367,16 +367,7 @@ async fn message_attributes_filters_and_md5() {
 async fn long_poll_is_woken_by_a_send() {
     let h = Harness::new().await;
     let q = h.create("poll", &[]).await;
-    let engine = h.engine.clone();
-    let (caller, queue) = (h.caller.clone(), q.clone());
-    let waiter = tokio::spawn(async move {
-        let request = ReceiveRequest {
-            wait_time_seconds: Some(20),
-            ..Default::default()
-        };
-        engine.receive_message(&caller, &queue, request).await
-    });
-    tokio::task::yield_now().await;
+    let waiter = h.long_poll(&q).await;
     h.send(&q, "wake").await;
     let got = tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
         .await
@@ -391,16 +382,7 @@ async fn long_poll_is_woken_by_a_send() {
 async fn shutdown_ends_long_polls() {
     let h = Harness::new().await;
     let q = h.create("poll", &[]).await;
-    let engine = h.engine.clone();
-    let (caller, queue) = (h.caller.clone(), q.clone());
-    let waiter = tokio::spawn(async move {
-        let request = ReceiveRequest {
-            wait_time_seconds: Some(20),
-            ..Default::default()
-        };
-        engine.receive_message(&caller, &queue, request).await
-    });
-    tokio::task::yield_now().await;
+    let waiter = h.long_poll(&q).await;
     h.engine.shutdown().await.unwrap();
     let got = tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
         .await
@@ -724,16 +706,7 @@ async fn background_sweep_wakes_long_poll_for_delayed_message() {
     let q = h.create("bg", &[("DelaySeconds", "5")]).await;
     let background = h.engine.spawn_background();
     h.send(&q, "later").await;
-    let engine = h.engine.clone();
-    let (caller, queue) = (h.caller.clone(), q.clone());
-    let waiter = tokio::spawn(async move {
-        let request = ReceiveRequest {
-            wait_time_seconds: Some(20),
-            ..Default::default()
-        };
-        engine.receive_message(&caller, &queue, request).await
-    });
-    tokio::task::yield_now().await;
+    let waiter = h.long_poll(&q).await;
     h.advance_s(5);
     let got = tokio::time::timeout(std::time::Duration::from_secs(15), waiter)
         .await
@@ -757,17 +730,8 @@ async fn long_poll_wakes_at_next_visible_at_without_a_sweep() {
     let h = Harness::new().await;
     let q = h.create("fallback", &[("DelaySeconds", "1")]).await;
     h.send(&q, "soon").await;
-    let engine = h.engine.clone();
-    let (caller, queue) = (h.caller.clone(), q.clone());
-    let waiter = tokio::spawn(async move {
-        let request = ReceiveRequest {
-            wait_time_seconds: Some(20),
-            ..Default::default()
-        };
-        engine.receive_message(&caller, &queue, request).await
-    });
     // The poll is waiting (for 1 s: the message's delay) before time moves.
-    tokio::task::yield_now().await;
+    let waiter = h.long_poll(&q).await;
     h.advance_s(1);
     let got = tokio::time::timeout(std::time::Duration::from_secs(15), waiter)
         .await

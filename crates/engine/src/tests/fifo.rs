@@ -340,16 +340,7 @@ async fn delete_of_group_head_wakes_long_poll() {
     h.send_fifo(&q, "first", "G", "1").await;
     h.send_fifo(&q, "second", "G", "2").await;
     let head = h.receive(&q, 1).await.remove(0);
-    let engine = h.engine.clone();
-    let (caller, queue) = (h.caller.clone(), q.clone());
-    let waiter = tokio::spawn(async move {
-        let request = ReceiveRequest {
-            wait_time_seconds: Some(20),
-            ..Default::default()
-        };
-        engine.receive_message(&caller, &queue, request).await
-    });
-    tokio::task::yield_now().await;
+    let waiter = h.long_poll(&q).await;
     h.delete(&q, &head.receipt_handle).await;
     let got = tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
         .await

@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 use storage::{QueueState, RecordPos};
 
 use super::fifo::FifoState;
-use super::messages::{Messages, Msg, NO_POS};
+use super::messages::{Messages, Msg, NewMsg, NO_POS};
 use super::records;
 use crate::attributes::Settings;
 use crate::store::{QueueId, QueueRecord, StoreError};
@@ -133,6 +133,60 @@ impl QueueInner {
             out.push(msg.pos);
         }
         out
+    }
+}
+
+/// The delivery state a moved message has in its new queue.
+pub(super) struct Arrival {
+    /// Its new source ARN (dead-letter moves), or none (task moves).
+    pub(super) dead_letter_source_arn: Option<String>,
+    /// ApproximateReceiveCount.
+    pub(super) receive_count: u32,
+    /// First receive, epoch ms (0 = never).
+    pub(super) first_receive_ms: u64,
+    /// Delivery epoch.
+    pub(super) epoch: u32,
+}
+
+impl Queue {
+    /// Makes `record` (a message moving in) this queue's: its group, its
+    /// ordering key (FIFO: a new sequence number), its delivery state,
+    /// visible now. Returns its index entry, to insert as pending once the
+    /// record's position is known. The caller holds this queue's lock.
+    pub(super) fn arrive(
+        &self,
+        inner: &mut QueueInner,
+        record: &mut storage::StoredMessage,
+        arrival: Arrival,
+        now: u64,
+    ) -> NewMsg {
+        let group = record
+            .group_id
+            .as_deref()
+            .map(|g| inner.fifo.intern(g))
+            .unwrap_or(0);
+        let order = inner.fifo.next_sequence(now);
+        record.queue_id = self.id;
+        record.dead_letter_source_arn = arrival.dead_letter_source_arn;
+        record.visible_at_ms = now;
+        record.receive_count = arrival.receive_count;
+        record.first_receive_ms = arrival.first_receive_ms;
+        record.receipt_epoch = arrival.epoch;
+        if self.fifo {
+            record.sequence_number = Some(u128::from(order));
+        }
+        NewMsg {
+            id: record.message_id,
+            pos: NO_POS,
+            state_pos: NO_POS,
+            order,
+            sent_ms: record.sent_ms,
+            visible_at_ms: now,
+            first_receive_ms: arrival.first_receive_ms,
+            receive_count: arrival.receive_count,
+            epoch: arrival.epoch,
+            group,
+        }
     }
 }
 

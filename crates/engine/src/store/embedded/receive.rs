@@ -20,7 +20,7 @@ use std::sync::Arc;
 use storage::{Append, Record, RecordPos};
 
 use super::messages::{Msg, NewMsg, NO_POS};
-use super::queue::{lock_pair, Queue};
+use super::queue::{lock_pair, Arrival, Queue};
 use super::records::stored_message;
 use super::state::EmbeddedStore;
 use crate::store::{MessageId, QueueCtx, ReceiveOutcome, ReceiveSpec, StoreError, StoredMessage};
@@ -227,33 +227,13 @@ async fn commit(
                 };
                 release.extend(src.release_list(&m, now));
                 ended.push(m.pos);
-                let group = record
-                    .group_id
-                    .as_deref()
-                    .map(|g| dst.fifo.intern(g))
-                    .unwrap_or(0);
-                let order = dst.fifo.next_sequence(now);
-                record.queue_id = dlq.id;
-                record.dead_letter_source_arn = Some(ctx.arn.clone());
-                record.visible_at_ms = now;
-                record.receive_count = m.receive_count;
-                record.first_receive_ms = m.first_receive_ms();
-                record.receipt_epoch = m.epoch;
-                if dlq.fifo {
-                    record.sequence_number = Some(u128::from(order));
-                }
-                moved_new.push(NewMsg {
-                    id: m.id,
-                    pos: NO_POS,
-                    state_pos: NO_POS,
-                    order,
-                    sent_ms: record.sent_ms,
-                    visible_at_ms: now,
-                    first_receive_ms: m.first_receive_ms(),
+                let arrival = Arrival {
+                    dead_letter_source_arn: Some(ctx.arn.clone()),
                     receive_count: m.receive_count,
+                    first_receive_ms: m.first_receive_ms(),
                     epoch: m.epoch,
-                    group,
-                });
+                };
+                moved_new.push(dlq.arrive(dst, &mut record, arrival, now));
                 records.push(Record::MessageMoved {
                     from_queue: queue.id,
                     message: record,
@@ -322,13 +302,13 @@ mod tests {
     //! The three steps with something happening between them, as it can
     //! when other requests run while a receive reads its bodies.
 
-    use std::collections::BTreeMap;
+    use std::sync::Arc;
 
     use super::*;
-    use crate::store::contract_tests::{ACCOUNT, T0};
-    use crate::store::{CreateOutcome, NewMessage, QueueDef, QueueStore};
+    use crate::store::contract_tests::{create, message, Store, T0};
+    use crate::store::{NewMessage, QueueStore};
 
-    async fn open(segment_size_bytes: u64) -> (EmbeddedStore, tempfile::TempDir) {
+    async fn open(segment_size_bytes: u64) -> (Arc<EmbeddedStore>, Store, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let config = storage::StorageConfig {
             durability: storage::Durability::Never,
@@ -336,42 +316,9 @@ mod tests {
             ..Default::default()
         };
         let (storage, _) = storage::Storage::open(dir.path(), &config).unwrap();
-        (EmbeddedStore::open(storage, "us-east-1", T0).unwrap(), dir)
-    }
-
-    async fn create(store: &EmbeddedStore, name: &str) -> QueueCtx {
-        let def = QueueDef {
-            queue_id: 0,
-            account: ACCOUNT.into(),
-            name: name.into(),
-            attributes: BTreeMap::new(),
-            tags: BTreeMap::new(),
-            created_ms: T0,
-            last_modified_ms: T0,
-        };
-        let CreateOutcome::Created(record) = store.create_queue(def, 0, 100).await.unwrap() else {
-            panic!("not created");
-        };
-        QueueCtx {
-            queue_id: record.def.queue_id,
-            arn: format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{name}"),
-            fifo: false,
-            retention_ms: 345_600_000,
-            dedup_per_group: false,
-        }
-    }
-
-    fn message(body: String) -> NewMessage {
-        NewMessage {
-            message_id: *uuid::Uuid::new_v4().as_bytes(),
-            body,
-            attributes: BTreeMap::new(),
-            trace_header: None,
-            sender_id: "AIDTEST".into(),
-            group_id: None,
-            dedup_id: None,
-            delay_ms: 0,
-        }
+        let store = Arc::new(EmbeddedStore::open(storage, "us-east-1", T0).unwrap());
+        let as_trait: Store = store.clone();
+        (store, as_trait, dir)
     }
 
     fn spec(in_flight_limit: usize) -> ReceiveSpec {
@@ -396,9 +343,9 @@ mod tests {
     /// delivered, the others are.
     #[tokio::test]
     async fn a_message_deleted_while_its_body_is_read_is_skipped() {
-        let (store, _dir) = open(64 << 20).await;
-        let q = create(&store, "race").await;
-        let (a, b) = (message("a".into()), message("b".into()));
+        let (store, dyn_store, _dir) = open(64 << 20).await;
+        let q = create(&dyn_store, "race", &[]).await;
+        let (a, b) = (message("a"), message("b"));
         store.send(&q, vec![a.clone()], T0).await.unwrap();
         store.send(&q, vec![b.clone()], T0 + 1).await.unwrap();
         let queue = store.live(q.queue_id).unwrap();
@@ -438,13 +385,13 @@ mod tests {
     /// segment before the receive reads it: the read follows the message.
     #[tokio::test]
     async fn a_record_relocated_while_reserved_is_read_at_its_new_place() {
-        let (store, _dir) = open(4096).await;
-        let q = create(&store, "moving").await;
-        let scratch = create(&store, "scratch").await;
-        let target = message(format!("target-{}", "y".repeat(200)));
+        let (store, dyn_store, _dir) = open(4096).await;
+        let q = create(&dyn_store, "moving", &[]).await;
+        let scratch = create(&dyn_store, "scratch", &[]).await;
+        let target = message(&format!("target-{}", "y".repeat(200)));
         store.send(&q, vec![target.clone()], T0).await.unwrap();
         let churn: Vec<NewMessage> = (0..8)
-            .map(|i| message(format!("churn{i}-{}", "x".repeat(1200))))
+            .map(|i| message(&format!("churn{i}-{}", "x".repeat(1200))))
             .collect();
         for m in &churn {
             store.send(&scratch, vec![m.clone()], T0 + 1).await.unwrap();

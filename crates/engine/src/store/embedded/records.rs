@@ -5,7 +5,7 @@ use storage::{MoveTaskState, QueueState};
 
 use super::messages::Msg;
 use crate::move_task;
-use crate::store::{MoveTask, MoveTaskStatus, QueueDef, StoredMessage};
+use crate::store::{MoveTask, QueueDef, StoredMessage};
 
 /// A queue's durable state as a definition.
 pub(super) fn queue_def(meta: &QueueState) -> QueueDef {
@@ -60,28 +60,6 @@ pub(super) fn stored_message(
     }
 }
 
-/// The log's name of a status.
-fn status_name(status: MoveTaskStatus) -> &'static str {
-    match status {
-        MoveTaskStatus::Running => "RUNNING",
-        MoveTaskStatus::Completed => "COMPLETED",
-        MoveTaskStatus::Cancelling => "CANCELLING",
-        MoveTaskStatus::Cancelled => "CANCELLED",
-        MoveTaskStatus::Failed => "FAILED",
-    }
-}
-
-/// A status from its name in the log (anything unknown is a failure).
-fn status_of(name: &str) -> MoveTaskStatus {
-    match name {
-        "RUNNING" => MoveTaskStatus::Running,
-        "COMPLETED" => MoveTaskStatus::Completed,
-        "CANCELLING" => MoveTaskStatus::Cancelling,
-        "CANCELLED" => MoveTaskStatus::Cancelled,
-        _ => MoveTaskStatus::Failed,
-    }
-}
-
 /// A task as the log records it (the log keeps the whole task handle).
 pub(super) fn task_state(task: &MoveTask) -> MoveTaskState {
     MoveTaskState {
@@ -89,7 +67,7 @@ pub(super) fn task_state(task: &MoveTask) -> MoveTaskState {
         source_arn: task.source_arn.clone(),
         destination_arn: task.destination_arn.clone(),
         max_messages_per_second: task.max_messages_per_second,
-        status: status_name(task.status).to_string(),
+        status: move_task::status_name(task.status).to_string(),
         moved: task.moved,
         to_move: task.to_move,
         failure_reason: task.failure_reason.clone(),
@@ -107,7 +85,7 @@ pub(super) fn task(state: MoveTaskState) -> MoveTask {
         source_arn: state.source_arn,
         destination_arn: state.destination_arn,
         max_messages_per_second: state.max_messages_per_second,
-        status: status_of(&state.status),
+        status: move_task::status_of(&state.status),
         moved: state.moved,
         to_move: state.to_move,
         failure_reason: state.failure_reason,
@@ -118,6 +96,7 @@ pub(super) fn task(state: MoveTaskState) -> MoveTask {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::MoveTaskStatus;
 
     #[test]
     fn tasks_round_trip_through_their_log_record() {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use storage::{Append, Record};
 
 use super::messages::{NewMsg, NO_POS};
-use super::queue::{lock_pair, Queue};
+use super::queue::{lock_pair, Arrival, Queue};
 use super::records::task_state;
 use super::state::EmbeddedStore;
 use super::task_list::{MoveTasks, TaskEntry};
@@ -239,24 +239,15 @@ async fn commit_move(
             return Ok(MoveOne::Retry);
         };
         let mut release = src.release_list(&m, now);
-        let group = record
-            .group_id
-            .as_deref()
-            .map(|g| dst.fifo.intern(g))
-            .unwrap_or(0);
-        let order = dst.fifo.next_sequence(now);
-        record.queue_id = destination.id;
-        record.dead_letter_source_arn = None;
-        record.visible_at_ms = now;
-        record.receive_count = 0;
-        record.first_receive_ms = 0;
         // A new epoch: a handle from before the move (when it moves back to
         // the queue that delivered it) is from an earlier delivery (E1).
-        let epoch = m.epoch.wrapping_add(1);
-        record.receipt_epoch = epoch;
-        if destination.fifo {
-            record.sequence_number = Some(u128::from(order));
-        }
+        let arrival = Arrival {
+            dead_letter_source_arn: None,
+            receive_count: 0,
+            first_receive_ms: 0,
+            epoch: m.epoch.wrapping_add(1),
+        };
+        let new = destination.arrive(&mut dst, &mut record, arrival, now);
         let mut progress = entry.task.clone();
         progress.moved += 1;
         release.push(entry.pos);
@@ -282,16 +273,8 @@ async fn commit_move(
         drop(tasks);
         let new_slot = dst.messages.insert_pending(
             NewMsg {
-                id,
                 pos: message_pos,
-                state_pos: NO_POS,
-                order,
-                sent_ms: m.sent_ms,
-                visible_at_ms: now,
-                first_receive_ms: 0,
-                receive_count: 0,
-                epoch,
-                group,
+                ..new
             },
             now,
         );
