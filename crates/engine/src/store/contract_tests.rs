@@ -205,6 +205,22 @@ fn bodies(messages: &[StoredMessage]) -> Vec<&str> {
     messages.iter().map(|m| m.body.as_str()).collect()
 }
 
+/// Deletes one delivery; its outcome.
+async fn delete(
+    store: &Store,
+    q: &QueueCtx,
+    m: &StoredMessage,
+    allow_expired: bool,
+    now: u64,
+) -> DeleteOutcome {
+    let mut outcomes = store
+        .delete(q, &[delivery(m)], allow_expired, now)
+        .await
+        .unwrap();
+    assert_eq!(outcomes.len(), 1);
+    outcomes.remove(0)
+}
+
 fn delivery(m: &StoredMessage) -> Delivery {
     Delivery {
         message_id: m.message_id,
@@ -507,35 +523,30 @@ pub(crate) async fn deletes_are_conditional_on_the_delivery_epoch(store: Store) 
     let second = receive_with(&store, &q, &spec(1, 30_000), T0 + 1_000).await;
     assert_eq!(second[0].message_id, first[0].message_id);
     assert!(second[0].epoch > first[0].epoch);
-    let stale = store
-        .delete(&q, &[delivery(&first[0])], true, T0 + 1_001)
-        .await
-        .unwrap();
-    assert_eq!(stale, [DeleteOutcome::Superseded]);
-    let current = store
-        .delete(&q, &[delivery(&second[0])], false, T0 + 1_002)
-        .await
-        .unwrap();
-    assert_eq!(current, [DeleteOutcome::Deleted]);
-    let gone = store
-        .delete(&q, &[delivery(&second[0])], false, T0 + 1_003)
-        .await
-        .unwrap();
-    assert_eq!(gone, [DeleteOutcome::Gone]);
+    assert_eq!(
+        delete(&store, &q, &first[0], true, T0 + 1_001).await,
+        DeleteOutcome::Superseded
+    );
+    assert_eq!(
+        delete(&store, &q, &second[0], false, T0 + 1_002).await,
+        DeleteOutcome::Deleted
+    );
+    assert_eq!(
+        delete(&store, &q, &second[0], false, T0 + 1_003).await,
+        DeleteOutcome::Gone
+    );
 
     // The latest delivery after its timeout: only with `allow_expired`.
     send_one(&store, &q, message("n"), T0 + 2_000).await;
     let n = receive_with(&store, &q, &spec(1, 1_000), T0 + 2_000).await;
-    let refused = store
-        .delete(&q, &[delivery(&n[0])], false, T0 + 3_001)
-        .await
-        .unwrap();
-    assert_eq!(refused, [DeleteOutcome::Expired]);
-    let allowed = store
-        .delete(&q, &[delivery(&n[0])], true, T0 + 3_002)
-        .await
-        .unwrap();
-    assert_eq!(allowed, [DeleteOutcome::Deleted]);
+    assert_eq!(
+        delete(&store, &q, &n[0], false, T0 + 3_001).await,
+        DeleteOutcome::Expired
+    );
+    assert_eq!(
+        delete(&store, &q, &n[0], true, T0 + 3_002).await,
+        DeleteOutcome::Deleted
+    );
 
     // One outcome per delivery, in order.
     store

@@ -331,6 +331,27 @@ mod tests {
         }
     }
 
+    /// Steps 2 and 3 of a receive whose step 1 reserved `picked`.
+    async fn read_and_commit(
+        store: &EmbeddedStore,
+        queue: &Arc<Queue>,
+        q: &QueueCtx,
+        picked: Vec<Reserved>,
+        now: u64,
+    ) -> Vec<StoredMessage> {
+        let read: Vec<_> = picked
+            .iter()
+            .map(|r| store.read_current(queue, &r.id, r.pos).unwrap())
+            .collect();
+        match commit(store, queue, q, &spec(100), picked, read, now)
+            .await
+            .unwrap()
+        {
+            ReceiveOutcome::Delivered { delivered, .. } => delivered,
+            other => panic!("{other:?}"),
+        }
+    }
+
     fn reserved(plan: Plan) -> Vec<Reserved> {
         match plan {
             Plan::Fresh(reserved) => reserved,
@@ -365,16 +386,7 @@ mod tests {
             _ => panic!("reserved messages count against the in-flight limit"),
         }
         assert!(store.delete_by_id(&q, a.message_id, T0 + 3).await.unwrap());
-        let read: Vec<_> = picked
-            .iter()
-            .map(|r| store.read_current(&queue, &r.id, r.pos).unwrap())
-            .collect();
-        let outcome = commit(&store, &queue, &q, &spec(100), picked, read, T0 + 4)
-            .await
-            .unwrap();
-        let ReceiveOutcome::Delivered { delivered, .. } = outcome else {
-            panic!("{outcome:?}");
-        };
+        let delivered = read_and_commit(&store, &queue, &q, picked, T0 + 4).await;
         let ids: Vec<_> = delivered.iter().map(|m| m.message_id).collect();
         assert_eq!(ids, [b.message_id]);
         let counts = store.counts(&q, T0 + 5).await.unwrap();
@@ -412,16 +424,7 @@ mod tests {
             store.storage.read(old).is_err(),
             "compaction moved the record and reclaimed its segment"
         );
-        let read: Vec<_> = picked
-            .iter()
-            .map(|r| store.read_current(&queue, &r.id, r.pos).unwrap())
-            .collect();
-        let outcome = commit(&store, &queue, &q, &spec(100), picked, read, T0 + 4)
-            .await
-            .unwrap();
-        let ReceiveOutcome::Delivered { delivered, .. } = outcome else {
-            panic!("{outcome:?}");
-        };
+        let delivered = read_and_commit(&store, &queue, &q, picked, T0 + 4).await;
         assert_eq!(delivered.len(), 1);
         assert_eq!(delivered[0].message_id, target.message_id);
         assert_eq!(delivered[0].body, target.body);
