@@ -262,6 +262,38 @@ pub(crate) async fn receive_n(
     out
 }
 
+/// Sends one message with a plain body.
+pub(crate) async fn send_text(
+    client: &Client,
+    url: &str,
+    body: &str,
+) -> aws_sdk_sqs::operation::send_message::SendMessageOutput {
+    client
+        .send_message()
+        .queue_url(url)
+        .message_body(body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("send_message: {e:?}"))
+}
+
+/// Waits (up to 20 s, generous for a loaded machine) until the queue shows
+/// `want` visible messages.
+pub(crate) async fn wait_for_visible(client: &Client, url: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let n = queue_attr(client, url, QueueAttributeName::ApproximateNumberOfMessages).await;
+        if n == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "queue {url} has {n} visible messages, want {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Deletes a received message.
 pub(crate) async fn delete(client: &Client, url: &str, msg: &Message) {
     client

@@ -30,19 +30,21 @@ async fn receive_until_gone(client: &Client, url: &str) -> usize {
     panic!("messages never moved to the dead-letter queue ({deliveries} deliveries)");
 }
 
-async fn wait_for_count(client: &Client, url: &str, want: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let n = queue_attr(client, url, A::ApproximateNumberOfMessages).await;
-        if n == want {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "queue {url} has {n} messages, want {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// A dead-letter queue `<name>-dlq` and a source `<name>-src` redriving to it
+/// after `max_receives`: (dlq url, dlq arn, source url).
+async fn redrive_pair(client: &Client, name: &str, max_receives: u32) -> (String, String, String) {
+    let dlq = create_queue(client, &format!("{name}-dlq")).await;
+    let dlq_arn = queue_arn(client, &dlq).await;
+    let policy =
+        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives})
+            .to_string();
+    let src = create_queue_with(
+        client,
+        &format!("{name}-src"),
+        &[(A::RedrivePolicy, policy.as_str())],
+    )
+    .await;
+    (dlq, dlq_arn, src)
 }
 
 #[tokio::test]
@@ -78,7 +80,7 @@ async fn max_receive_count_moves_to_dlq_and_move_task_brings_back() {
     };
     // Each message is delivered exactly maxReceiveCount = 2 times, then moved.
     assert_eq!(receive_until_gone(&client, &src).await, 6);
-    wait_for_count(&client, &dlq, "3").await;
+    wait_for_visible(&client, &dlq, "3").await;
     assert_eq!(
         queue_attr(&client, &src, A::ApproximateNumberOfMessages).await,
         "0"
@@ -139,8 +141,8 @@ async fn max_receive_count_moves_to_dlq_and_move_task_brings_back() {
         .expect("TaskHandle")
         .to_string();
     assert!(!handle.is_empty());
-    wait_for_count(&client, &src, "3").await;
-    wait_for_count(&client, &dlq, "0").await;
+    wait_for_visible(&client, &src, "3").await;
+    wait_for_visible(&client, &dlq, "0").await;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let tasks = client
@@ -175,11 +177,7 @@ async fn max_receive_count_moves_to_dlq_and_move_task_brings_back() {
 async fn move_task_cancel_and_errors() {
     let server = TestServer::start_default();
     let client = server.client();
-    let dlq = create_queue(&client, "c-dlq").await;
-    let dlq_arn = queue_arn(&client, &dlq).await;
-    let policy =
-        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1}).to_string();
-    let src = create_queue_with(&client, "c-src", &[(A::RedrivePolicy, policy.as_str())]).await;
+    let (dlq, dlq_arn, src) = redrive_pair(&client, "c", 1).await;
     for i in 0..10 {
         client
             .send_message()
@@ -190,7 +188,7 @@ async fn move_task_cancel_and_errors() {
             .unwrap();
     }
     receive_until_gone(&client, &src).await;
-    wait_for_count(&client, &dlq, "10").await;
+    wait_for_visible(&client, &dlq, "10").await;
 
     // Slow task (1 msg/s), cancelled right away.
     let handle = client
@@ -361,11 +359,7 @@ async fn redrive_policy_validation() {
 async fn redrive_policy_removal_and_redrive_allow_policy() {
     let server = TestServer::start_default();
     let client = server.client();
-    let dlq = create_queue(&client, "r-dlq").await;
-    let dlq_arn = queue_arn(&client, &dlq).await;
-    let policy =
-        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}).to_string();
-    let src = create_queue_with(&client, "r-src", &[(A::RedrivePolicy, policy.as_str())]).await;
+    let (dlq, _, src) = redrive_pair(&client, "r", 3).await;
     let listed = client
         .list_dead_letter_source_queues()
         .queue_url(&dlq)
@@ -451,11 +445,7 @@ async fn redrive_policy_removal_and_redrive_allow_policy() {
 async fn move_task_failure_reason_and_non_dlq_source() {
     let server = TestServer::start_default();
     let client = server.client();
-    let dlq = create_queue(&client, "f-dlq").await;
-    let dlq_arn = queue_arn(&client, &dlq).await;
-    let policy =
-        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1}).to_string();
-    let src = create_queue_with(&client, "f-src", &[(A::RedrivePolicy, policy.as_str())]).await;
+    let (dlq, dlq_arn, src) = redrive_pair(&client, "f", 1).await;
     let src_arn = queue_arn(&client, &src).await;
     assert_sqs_error(
         client
@@ -467,17 +457,11 @@ async fn move_task_failure_reason_and_non_dlq_source() {
         "InvalidParameterValueException",
         "InvalidParameterValue",
     );
-    for i in 0..3 {
-        client
-            .send_message()
-            .queue_url(&src)
-            .message_body(format!("m{i}"))
-            .send()
-            .await
-            .unwrap();
+    for body in ["m0", "m1", "m2"] {
+        send_text(&client, &src, body).await;
     }
     receive_until_gone(&client, &src).await;
-    wait_for_count(&client, &dlq, "3").await;
+    wait_for_visible(&client, &dlq, "3").await;
     let doomed = create_queue(&client, "f-doomed").await;
     let doomed_arn = queue_arn(&client, &doomed).await;
     client

@@ -808,11 +808,7 @@ async fn fifo_delete_with_an_expired_handle_is_refused() {
         .await
         .unwrap();
     let handle = got.messages()[0].receipt_handle().unwrap().to_string();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while queue_attr(&client, &url, A::ApproximateNumberOfMessages).await != "1" {
-        assert!(std::time::Instant::now() < deadline, "never visible again");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_visible(&client, &url, "1").await;
     let info = assert_sqs_error(
         client
             .delete_message()

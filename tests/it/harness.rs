@@ -83,11 +83,19 @@ impl TestServer {
 
     /// Starts the server in a fresh temporary data directory and waits until it is listening.
     pub(crate) fn start(opts: ServerOptions) -> Self {
+        Self::start_prepared(opts, |data| {
+            std::fs::create_dir_all(data).expect("create data dir")
+        })
+    }
+
+    /// Like [`TestServer::start`], but `prepare` first fills the data directory, a path that
+    /// does not exist yet (e.g. by restoring a backup into it).
+    pub(crate) fn start_prepared(opts: ServerOptions, prepare: impl FnOnce(&Path)) -> Self {
         let root = tempfile::Builder::new()
             .prefix("stowage-it-")
             .tempdir()
             .expect("create temp dir");
-        std::fs::create_dir_all(root.path().join("data")).expect("create data dir");
+        prepare(&root.path().join("data"));
         std::fs::create_dir_all(root.path().join("logs")).expect("create logs dir");
         let mut server = Self {
             child: None,

@@ -12,9 +12,11 @@
 
 mod auth;
 mod aws_cli;
+mod backup;
 mod batches;
 mod common;
 mod compaction;
+mod console_browser;
 mod dead_letter;
 mod declared;
 mod deploy;

@@ -182,16 +182,6 @@ async fn visibility_is_capped_at_twelve_hours_from_the_receive() {
         .unwrap();
 }
 
-/// Waits (long enough for a loaded machine) until the queue shows `visible`
-/// visible messages.
-async fn wait_visible(client: &aws_sdk_sqs::Client, url: &str, visible: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while queue_attr(client, url, A::ApproximateNumberOfMessages).await != visible {
-        assert!(Instant::now() < deadline, "never {visible} visible");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// E1 through the SDK: a handle from an earlier delivery answers success and
 /// does not touch the newer delivery (single and batch); the latest handle
 /// still works after its timeout expired (the message is hidden again).
@@ -200,13 +190,7 @@ async fn stale_and_expired_handles_change_visibility_as_sqs_answers() {
     let server = TestServer::start_default();
     let client = server.client();
     let url = create_queue(&client, "vis-stale").await;
-    client
-        .send_message()
-        .queue_url(&url)
-        .message_body("m")
-        .send()
-        .await
-        .unwrap();
+    send_text(&client, &url, "m").await;
     let rx = |visibility: i32| {
         client
             .receive_message()
@@ -255,7 +239,7 @@ async fn stale_and_expired_handles_change_visibility_as_sqs_answers() {
     // accepted, and the message is hidden again with the new timeout.
     let latest = second.messages()[0].receipt_handle().unwrap().to_string();
     cv(latest.clone(), 1).await.unwrap();
-    wait_visible(&client, &url, "1").await;
+    wait_for_visible(&client, &url, "1").await;
     cv(latest.clone(), 600).await.unwrap();
     assert_eq!(
         queue_attr(&client, &url, A::ApproximateNumberOfMessagesNotVisible).await,
@@ -283,14 +267,7 @@ async fn expired_messages_come_back_before_later_sends() {
     let server = TestServer::start_default();
     let client = server.client();
     let url = create_queue(&client, "vis-order").await;
-    let send = |body: &'static str| {
-        client
-            .send_message()
-            .queue_url(&url)
-            .message_body(body)
-            .send()
-    };
-    send("first").await.unwrap();
+    send_text(&client, &url, "first").await;
     let got = client
         .receive_message()
         .queue_url(&url)
@@ -300,9 +277,9 @@ async fn expired_messages_come_back_before_later_sends() {
         .unwrap();
     assert_eq!(got.messages()[0].body(), Some("first"));
     for body in ["later-0", "later-1", "later-2"] {
-        send(body).await.unwrap();
+        send_text(&client, &url, body).await;
     }
-    wait_visible(&client, &url, "4").await;
+    wait_for_visible(&client, &url, "4").await;
     let again = receive(&client, &url, 1, 0).await;
     assert_eq!(again[0].body(), Some("first"));
 }

@@ -164,6 +164,20 @@ impl Harness {
             .unwrap()
     }
 
+    pub(crate) async fn set_attributes(
+        &self,
+        queue: &QueueRef,
+        attributes: &[(&str, &str)],
+    ) -> Result<(), EngineError> {
+        let attributes = attributes
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.engine
+            .set_queue_attributes(&self.caller, queue, attributes)
+            .await
+    }
+
     pub(crate) async fn attribute(&self, queue: &QueueRef, name: &str) -> String {
         let map = self
             .engine

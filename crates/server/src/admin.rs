@@ -11,6 +11,7 @@
 //! key's account only; without credentials (anonymous mode) only loopback
 //! clients are served, with access to every queue.
 
+pub mod backup;
 pub mod export_format;
 pub mod ops;
 

@@ -23,7 +23,7 @@
 
 mod anonymous;
 mod canonical;
-mod date;
+pub(crate) mod date;
 mod parse;
 mod query;
 mod sign;
@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 pub use sign::{sign, SigningCredentials};
 
-use date::AmzDate;
+pub(crate) use date::AmzDate;
 use parse::{Form, SignedRequest};
 use query::QueryParams;
 

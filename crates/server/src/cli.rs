@@ -1,5 +1,5 @@
 //! The operator subcommands of the `stowage` binary (`queues`, `peek`,
-//! `purge`, `redrive`, `export`, `import`), one file each. Each runs either
+//! `purge`, `redrive`, `export`, `import`, `backup`), one file each. Each runs either
 //! **offline** — it opens the data directory itself when no server holds it —
 //! or **online**, against a running server's admin endpoint
 //! (`POST /_stowage/admin/v1`, signed with the API's credentials). Both go
@@ -9,9 +9,12 @@
 //! offline when the configured data directory exists and is not locked by a
 //! running server, else online at the configured `listen` address.
 //!
-//! `check` (offline verification of a stopped broker's data directory) is
-//! storage-level and stands apart: see [`check`].
+//! `backup` is an operator action like the others (the process holding the
+//! data directory copies it). `check` (offline verification of a stopped
+//! broker's data directory) and `restore` (offline: puts a backup in place)
+//! are storage-level and stand apart: see [`check`] and [`restore`].
 
+pub mod backup;
 pub mod check;
 pub mod client;
 pub mod export;
@@ -20,6 +23,7 @@ pub mod peek;
 pub mod purge;
 pub mod queues;
 pub mod redrive;
+pub mod restore;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -40,6 +40,8 @@ pub struct Config {
     pub storage: storage::StorageConfig,
     /// Queue semantics.
     pub engine: engine::EngineConfig,
+    /// The web console.
+    pub console: crate::console::ConsoleConfig,
     /// The admin endpoint (CLI) and the reset endpoint.
     pub admin: AdminConfig,
     /// Queues declared here are created at start and their attributes
@@ -59,6 +61,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             storage: storage::StorageConfig::default(),
             engine: engine::EngineConfig::default(),
+            console: crate::console::ConsoleConfig::default(),
             admin: AdminConfig::default(),
             queues: Vec::new(),
         }
@@ -352,6 +355,9 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.storage.validate().map_err(ConfigError::Invalid)?;
         self.auth.validate().map_err(ConfigError::Invalid)?;
+        self.console
+            .validate(&self.auth)
+            .map_err(ConfigError::Invalid)?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(ConfigError::Invalid(format!(
                 "log.level `{}` is not a valid filter directive",

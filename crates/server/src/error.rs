@@ -12,7 +12,7 @@
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use engine::EngineError;
+use engine::{EngineError, MoveTaskFailure};
 
 use crate::auth::AuthError;
 use crate::protocol::{json, query, Protocol};
@@ -198,6 +198,18 @@ pub fn engine_code(e: &EngineError) -> ErrorCode {
         EngineError::AccessDenied(_) => client("AccessDeniedException", "AccessDenied", 403),
         EngineError::Storage(_) | EngineError::Internal(_) => INTERNAL,
         EngineError::Unavailable(_) => UNAVAILABLE,
+    }
+}
+
+/// A move task's `FailureReason` as SQS reports it: the error code of what
+/// went wrong (`AWS.SimpleQueueService.NonExistentQueue` when a queue was
+/// deleted), else the engine's words.
+pub fn move_task_failure_reason(failure: &MoveTaskFailure) -> String {
+    match failure {
+        MoveTaskFailure::QueueDoesNotExist => engine_code(&EngineError::QueueDoesNotExist)
+            .legacy
+            .to_owned(),
+        MoveTaskFailure::Other(reason) => reason.clone(),
     }
 }
 

@@ -13,6 +13,7 @@ pub mod admin;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod declared;
 pub mod error;
 mod handler;
@@ -143,6 +144,7 @@ impl StartError {
 pub struct RunningServer {
     addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
+    console_addr: Option<SocketAddr>,
     engine: Engine,
     stop: Trigger,
     task: tokio::task::JoinHandle<Result<(), EngineError>>,
@@ -153,6 +155,7 @@ impl std::fmt::Debug for RunningServer {
         f.debug_struct("RunningServer")
             .field("addr", &self.addr)
             .field("metrics_addr", &self.metrics_addr)
+            .field("console_addr", &self.console_addr)
             .finish_non_exhaustive()
     }
 }
@@ -166,6 +169,11 @@ impl RunningServer {
     /// The bound metrics address, when a separate metrics listener runs.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_addr
+    }
+
+    /// The bound address of the console's own listener (`console.listen`).
+    pub fn console_addr(&self) -> Option<SocketAddr> {
+        self.console_addr
     }
 
     /// The engine behind the server.
@@ -259,6 +267,41 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         // Not an SQS request either: a plain 404, not a MissingAction.
         app = app.route("/metrics", axum::routing::any(metrics_not_here));
     }
+    // --- web console: on the API port, or on its own listener ---
+    let console = config
+        .console
+        .enabled
+        .then(|| console::Console::new(engine.clone(), &config));
+    let sampler = console.as_ref().map(console::Console::spawn_sampler);
+    let mut console_addr = None;
+    let mut console_task = None;
+    if let Some(console) = &console {
+        match config.console.listen_addr() {
+            None => app = app.merge(console.router()),
+            Some(listen) => {
+                let console_listener =
+                    tokio::net::TcpListener::bind(listen)
+                        .await
+                        .map_err(|source| StartError::Bind {
+                            addr: listen.to_string(),
+                            source,
+                        })?;
+                console_addr = console_listener.local_addr().ok();
+                let mut console_app = console.router();
+                if config.log.requests {
+                    console_app =
+                        console_app.layer(axum::middleware::from_fn(access_log::log_request));
+                }
+                console_task = Some(tokio::spawn(serve::serve(
+                    console_listener,
+                    console_app,
+                    config.limits.clone(),
+                    stop.clone(),
+                    DRAIN_TIMEOUT,
+                )));
+            }
+        }
+    }
     if config.log.requests {
         app = app.layer(axum::middleware::from_fn(access_log::log_request));
     }
@@ -282,6 +325,12 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             if let Some(t) = metrics_task {
                 let _ = t.await;
             }
+            if let Some(t) = console_task {
+                let _ = t.await;
+            }
+            if let Some(t) = sampler {
+                t.abort();
+            }
             // Flush whatever the last requests appended.
             let last = engine.shutdown().await;
             background.abort();
@@ -292,6 +341,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     Ok(RunningServer {
         addr,
         metrics_addr,
+        console_addr,
         engine,
         stop,
         task,

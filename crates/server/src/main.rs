@@ -90,6 +90,10 @@ enum Command {
     Import(cli::import::Args),
     /// Verify a stopped broker's data directory (frames, CRCs, segment set, index).
     Check(cli::check::CheckArgs),
+    /// Copy the data directory consistently into DIR (online: the server keeps serving).
+    Backup(cli::backup::Args),
+    /// Put a verified backup in place of a stopped broker's --data-dir (the old one is kept).
+    Restore(cli::restore::Args),
 }
 
 fn init_tracing(config: &Config) {
@@ -134,6 +138,8 @@ fn main() -> ExitCode {
         Some(Command::Export(c)) => return cli::main(c, file, &overrides),
         Some(Command::Import(c)) => return cli::main(c, file, &overrides),
         Some(Command::Check(c)) => return cli::check::run(&c),
+        Some(Command::Backup(c)) => return cli::main(c, file, &overrides),
+        Some(Command::Restore(c)) => return cli::restore::run(&c, file, &overrides),
     }
     let mut config = match Config::load(file, std::env::vars(), &overrides) {
         Ok(c) => c,

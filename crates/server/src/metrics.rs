@@ -25,6 +25,7 @@ mod snapshot;
 mod tests;
 
 pub(crate) use snapshot::dead_letter_queues;
+pub(crate) use snapshot::redrive_pairs;
 
 use std::collections::HashSet;
 use std::future::Future;

@@ -85,7 +85,7 @@ pub(crate) async fn serve(
                 let guard = RequestGuard::new(active.clone());
                 async move {
                     let mut req = req.map(axum::body::Body::new);
-                    // The client's address, for the admin endpoints' loopback rule.
+                    // The client's address, for loopback rules (admin endpoints, the console).
                     req.extensions_mut()
                         .insert(axum::extract::ConnectInfo(peer));
                     let response = app.oneshot(req).await;

@@ -128,4 +128,4 @@ mod tests;
 
 pub use backup::BackupReport;
 pub use index::{DedupEntry, Index, IndexEntry};
-pub use storage::{Storage, Ticket};
+pub use storage::{DirLock, Storage, Ticket};

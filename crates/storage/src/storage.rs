@@ -112,6 +112,22 @@ pub(crate) fn lock_dir(dir: &Path) -> Result<File, StorageError> {
     }
 }
 
+/// A data directory's lock held by an offline tool (`stowage restore`):
+/// while it is held, no broker can open the directory. Released on drop.
+#[derive(Debug)]
+pub struct DirLock {
+    _file: File,
+}
+
+impl DirLock {
+    /// Takes the lock of the existing directory `dir` (creating its lock
+    /// file). [`StorageError::Locked`] when a running broker (or another
+    /// tool) holds it.
+    pub fn acquire(dir: &Path) -> Result<DirLock, StorageError> {
+        lock_dir(dir).map(|file| DirLock { _file: file })
+    }
+}
+
 impl Storage {
     /// Opens (creating if needed) the data directory `dir`: takes the lock,
     /// recovers the log, checks or rebuilds the index, starts the writer.

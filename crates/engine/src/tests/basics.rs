@@ -926,12 +926,7 @@ async fn create_queue_is_idempotent_over_what_it_is_given() {
             .collect();
         async move { engine.create_queue(&caller, "idem", attributes, tags).await }
     };
-    h.engine
-        .set_queue_attributes(
-            &h.caller,
-            &q,
-            [("DelaySeconds".to_string(), "7".to_string())].into(),
-        )
+    h.set_attributes(&q, &[("DelaySeconds", "7")])
         .await
         .unwrap();
     h.engine
@@ -1022,18 +1017,15 @@ async fn kms_reuse_period_is_shown_only_with_a_kms_key() {
         .await
         .unwrap()
         .is_empty());
-    h.engine
-        .set_queue_attributes(
-            &h.caller,
-            &q,
-            [
-                ("KmsMasterKeyId".to_string(), "alias/aws/sqs".to_string()),
-                ("SqsManagedSseEnabled".to_string(), "false".to_string()),
-            ]
-            .into(),
-        )
-        .await
-        .unwrap();
+    h.set_attributes(
+        &q,
+        &[
+            ("KmsMasterKeyId", "alias/aws/sqs"),
+            ("SqsManagedSseEnabled", "false"),
+        ],
+    )
+    .await
+    .unwrap();
     assert_eq!(h.attribute(&q, "KmsDataKeyReusePeriodSeconds").await, "600");
 }
 

@@ -378,18 +378,12 @@ async fn a_queue_may_be_its_own_dead_letter_queue() {
         )
         .await;
     let other = h.create("other", &[]).await;
-    h.engine
-        .set_queue_attributes(
-            &h.caller,
-            &other,
-            [(
-                "RedrivePolicy".to_string(),
-                redrive(&h.engine.queue_arn(&other), 3),
-            )]
-            .into(),
-        )
-        .await
-        .unwrap();
+    h.set_attributes(
+        &other,
+        &[("RedrivePolicy", &redrive(&h.engine.queue_arn(&other), 3))],
+    )
+    .await
+    .unwrap();
     h.send(&q, "m").await;
     for n in 1..=3 {
         let got = h.receive(&q, 1).await;

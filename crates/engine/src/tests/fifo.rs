@@ -471,12 +471,7 @@ async fn dedup_ids_from_the_queue_scope_survive_a_scope_change() {
     let h = Harness::new().await;
     let q = fifo(&h, "s.fifo", &[]).await;
     let old = h.send_fifo(&q, "x", "A", "seen").await;
-    h.engine
-        .set_queue_attributes(
-            &h.caller,
-            &q,
-            [("DeduplicationScope".to_string(), "messageGroup".to_string())].into(),
-        )
+    h.set_attributes(&q, &[("DeduplicationScope", "messageGroup")])
         .await
         .unwrap();
     let other_group = h.send_fifo(&q, "y", "B", "seen").await;

@@ -1,9 +1,7 @@
 //! Message move tasks (dead-letter redrive): start, cancel, list.
 
-use engine::{EngineError, MoveTaskFailure};
-
 use super::Ctx;
-use crate::error::{engine_code, SqsError};
+use crate::error::{move_task_failure_reason, SqsError};
 use crate::protocol::{Out, Params};
 
 pub(super) async fn start(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> {
@@ -60,7 +58,9 @@ pub(super) async fn list(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> 
                 )
                 .opt(
                     "FailureReason",
-                    t.failure_reason.map(|f| Out::Str(failure_text(&f))),
+                    t.failure_reason
+                        .as_ref()
+                        .map(|f| Out::Str(move_task_failure_reason(f))),
                 )
                 .with("StartedTimestamp", to_int(t.started_timestamp_ms))
         })
@@ -70,15 +70,4 @@ pub(super) async fn list(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> 
         "ListMessageMoveTasksResultEntry",
         Out::List(results),
     ))
-}
-
-/// `FailureReason` as SQS reports it: the error code of what went wrong
-/// (`AWS.SimpleQueueService.NonExistentQueue` when a queue was deleted).
-pub(crate) fn failure_text(failure: &MoveTaskFailure) -> String {
-    match failure {
-        MoveTaskFailure::QueueDoesNotExist => engine_code(&EngineError::QueueDoesNotExist)
-            .legacy
-            .to_string(),
-        MoveTaskFailure::Other(reason) => reason.clone(),
-    }
 }

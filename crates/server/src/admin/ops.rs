@@ -1,7 +1,8 @@
 //! The operator actions behind the admin endpoint and the offline CLI: one
 //! [`Request`] in, one JSON value out, the same code in both places. Every
 //! action goes through the engine's API (SQS actions with the queue owner as
-//! caller, or the operator API in `engine::admin`).
+//! caller, or the operator API in `engine::admin`), except the backup, which
+//! copies the log of the engine's storage (see [`super::backup`]).
 
 use std::collections::BTreeMap;
 
@@ -78,6 +79,13 @@ pub enum Request {
         /// The lines, in file order.
         lines: Vec<MessageLine>,
     },
+    /// A consistent copy of the whole data directory (every account) into
+    /// `dir`, a new or empty directory on the broker's machine, while the
+    /// broker keeps serving; see [`super::backup`].
+    Backup {
+        /// Absolute path of the backup directory.
+        dir: std::path::PathBuf,
+    },
 }
 
 /// Runs one action for an operator limited to `scope`.
@@ -132,7 +140,7 @@ pub async fn execute(
                     "failure_reason": t
                         .failure_reason
                         .as_ref()
-                        .map(crate::actions::move_tasks::failure_text),
+                        .map(crate::error::move_task_failure_reason),
                 })
             });
             Ok(json!({ "task": task }))
@@ -146,6 +154,7 @@ pub async fn execute(
             redrive_policy,
         } => import_queue(engine, scope, line, redrive_policy).await,
         Request::ImportMessages { lines } => import_messages(engine, scope, lines).await,
+        Request::Backup { dir } => super::backup::backup(engine, dir).await,
     }
 }
 

@@ -2,7 +2,7 @@
 
 /// A parsed `X-Amz-Date`, as whole seconds since the Unix epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct AmzDate {
+pub(crate) struct AmzDate {
     /// Seconds since 1970-01-01T00:00:00Z (negative before it).
     pub(super) unix_secs: i64,
 }
@@ -42,7 +42,7 @@ impl AmzDate {
     }
 
     /// The date as `YYYYMMDDTHHMMSSZ` (for error messages).
-    pub(super) fn from_unix_ms(unix_ms: i64) -> AmzDate {
+    pub(crate) fn from_unix_ms(unix_ms: i64) -> AmzDate {
         AmzDate {
             unix_secs: unix_ms.div_euclid(1_000),
         }
@@ -97,7 +97,7 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 }
 
 /// Inverse of [`days_from_civil`].
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;

@@ -14,7 +14,7 @@
 //! segment) is never repaired here: restore from a backup, or accept the
 //! loss explicitly with `stowage --repair-wal`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use storage::check::{check, CheckReport};
@@ -32,10 +32,12 @@ pub struct CheckArgs {
     repair: bool,
 }
 
-fn print_report(args: &CheckArgs, report: &CheckReport) {
+/// Prints the summary line and one line per finding (`crash leftover: …`
+/// or `DAMAGE: …`) on stdout.
+pub(crate) fn print_report(dir: &Path, report: &CheckReport) {
     println!(
         "checked {}: {} segment(s), {} record(s), last LSN {}",
-        args.data_dir.display(),
+        dir.display(),
         report.segments,
         report.records,
         report
@@ -64,7 +66,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    print_report(args, &report);
+    print_report(&args.data_dir, &report);
     if report.is_clean() {
         println!("ok");
         return ExitCode::SUCCESS;
@@ -107,7 +109,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(after) => {
-            print_report(args, &after);
+            print_report(&args.data_dir, &after);
             ExitCode::from(1)
         }
         Err(e) => {

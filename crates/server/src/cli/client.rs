@@ -18,6 +18,8 @@ use crate::config::Config;
 
 /// How long one admin call may take (imports of large chunks included).
 const CALL_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long a backup may take (it copies the whole log).
+const BACKUP_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// A client of one server's admin endpoint.
 pub struct Client {
@@ -87,6 +89,16 @@ impl Client {
     /// POSTs `body` (JSON) to `path` and returns the decoded JSON answer, or
     /// the server's error.
     pub async fn post(&self, path: &str, body: &impl Serialize) -> Result<Value, CliError> {
+        self.post_within(CALL_TIMEOUT, path, body).await
+    }
+
+    /// [`Client::post`] with another time limit.
+    async fn post_within(
+        &self,
+        timeout: Duration,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<Value, CliError> {
         let body = Bytes::from(serde_json::to_vec(body)?);
         let url = format!("{}{path}", self.endpoint);
         let uri: Uri = url
@@ -111,7 +123,7 @@ impl Client {
         }
         let unreachable =
             |e: String| CliError::Connection(format!("no answer from {}: {e}", self.endpoint));
-        let response = tokio::time::timeout(CALL_TIMEOUT, self.http.request(request))
+        let response = tokio::time::timeout(timeout, self.http.request(request))
             .await
             .map_err(|_| unreachable("timed out".into()))?
             .map_err(|e| unreachable(format!("{e} (is the server running? give its address with --endpoint URL, or use --offline when it is stopped)")))?;
@@ -146,6 +158,11 @@ impl Client {
 
     /// One admin action.
     pub async fn call(&self, request: &crate::admin::ops::Request) -> Result<Value, CliError> {
-        self.post(crate::admin::ADMIN_PATH, request).await
+        let timeout = match request {
+            crate::admin::ops::Request::Backup { .. } => BACKUP_TIMEOUT,
+            _ => CALL_TIMEOUT,
+        };
+        self.post_within(timeout, crate::admin::ADMIN_PATH, request)
+            .await
     }
 }

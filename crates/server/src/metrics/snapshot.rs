@@ -75,8 +75,21 @@ pub(crate) async fn dead_letter_queues(
     engine: &engine::Engine,
     queues: &[QueueGauges],
 ) -> HashSet<QueueRef> {
+    redrive_pairs(engine, queues)
+        .await
+        .into_iter()
+        .map(|(_, target)| target)
+        .collect()
+}
+
+/// `(source, dead-letter target)` of every queue in `queues` with a
+/// RedrivePolicy (read as the queue's owner).
+pub(crate) async fn redrive_pairs(
+    engine: &engine::Engine,
+    queues: &[QueueGauges],
+) -> Vec<(QueueRef, QueueRef)> {
     let names = ["RedrivePolicy".to_owned()];
-    let mut found = HashSet::new();
+    let mut found = Vec::new();
     for q in queues {
         let owner = engine::Caller {
             account: q.queue.account.clone(),
@@ -89,7 +102,7 @@ pub(crate) async fn dead_letter_queues(
             .get("RedrivePolicy")
             .and_then(|policy| dead_letter_target(policy))
         {
-            found.insert(target);
+            found.push((q.queue.clone(), target));
         }
     }
     found

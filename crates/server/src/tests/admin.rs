@@ -1,5 +1,6 @@
 //! The admin endpoint's access rule in anonymous mode: loopback clients
-//! only (the peer address is what `serve` records for each connection).
+//! only (the peer address is what `serve` records for each connection); the
+//! backup action's target rules.
 
 use std::net::SocketAddr;
 
@@ -61,4 +62,40 @@ async fn bad_requests_and_the_disabled_reset_endpoint() {
     *reset.uri_mut() = crate::admin::RESET_PATH.parse().unwrap();
     let r = app.send(reset).await;
     assert_eq!(r.status, 404, "{}", r.text());
+}
+
+#[tokio::test]
+async fn backup_goes_into_a_new_absolute_directory_only() {
+    let app = TestApp::new().await;
+    app.create("saved").await;
+    let backup = |dir: &str| {
+        admin_request(
+            Some("127.0.0.1:1"),
+            &serde_json::json!({ "op": "backup", "dir": dir }).to_string(),
+        )
+    };
+    let r = app.send(backup("relative/dir")).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("absolute path"), "{}", r.text());
+
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let r = app.send(backup(file.to_str().unwrap())).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("not empty"), "{}", r.text());
+
+    let dir = tmp.path().join("copy");
+    let r = app.send(backup(dir.to_str().unwrap())).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let answer = r.json();
+    assert_eq!(answer["dir"], dir.to_str().unwrap());
+    assert!(answer["segments"].as_u64().unwrap() >= 1, "{answer}");
+    assert!(answer["next_lsn"].as_u64().unwrap() > 1, "{answer}");
+    let report = storage::check::check(&dir).unwrap();
+    assert!(report.only_crash_leftovers(), "{report:?}");
+    assert_eq!(report.last_lsn, answer["next_lsn"].as_u64().map(|n| n - 1));
+
+    let r = app.send(backup(dir.to_str().unwrap())).await;
+    assert_eq!(r.status, 400, "{}", r.text());
 }
