@@ -402,6 +402,18 @@ mod tests {
                 500,
             ),
             (
+                EngineError::Internal("store".into()).into(),
+                "InternalFailure",
+                "InternalFailure",
+                500,
+            ),
+            (
+                EngineError::Unavailable("conflict".into()).into(),
+                "ServiceUnavailable",
+                "ServiceUnavailable",
+                503,
+            ),
+            (
                 AuthError::SignatureDoesNotMatch.into(),
                 "SignatureDoesNotMatch",
                 "SignatureDoesNotMatch",
