@@ -133,7 +133,9 @@ fn criterion_benches(c: &mut Criterion) {
         });
         rt.block_on(async {
             let _ = engine.shutdown().await;
-            let _ = engine.storage().close().await;
+            if let Some(storage) = engine.storage() {
+                let _ = storage.close().await;
+            }
         });
     }
     group.finish();
@@ -166,7 +168,9 @@ fn engine_rate(rt: &tokio::runtime::Runtime, durability: Durability) -> f64 {
         let rate = total as f64 / start.elapsed().as_secs_f64();
         let _ = engine.shutdown().await;
         background.abort();
-        let _ = engine.storage().close().await;
+        if let Some(storage) = engine.storage() {
+            let _ = storage.close().await;
+        }
         rate
     })
 }
@@ -260,7 +264,7 @@ fn memory_report(rt: &tokio::runtime::Runtime) {
         let c = caller();
         let body = "m".repeat(32);
         let rss_before = rss_bytes();
-        let storage_before = engine.storage().memory_bytes();
+        let storage_before = engine.storage().map_or(0, |s| s.memory_bytes());
         for _ in 0..BACKLOG / BATCH {
             engine
                 .send_message_batch(&c, &queue, batch(&body, BATCH))
@@ -268,7 +272,7 @@ fn memory_report(rt: &tokio::runtime::Runtime) {
                 .unwrap_or_else(|e| panic!("send: {e}"));
         }
         let rss_after = rss_bytes();
-        let storage_bytes = engine.storage().memory_bytes() - storage_before;
+        let storage_bytes = engine.storage().map_or(0, |s| s.memory_bytes()) - storage_before;
         let total = rss_after.saturating_sub(rss_before) as f64 / BACKLOG as f64;
         let storage_per = storage_bytes as f64 / BACKLOG as f64;
         println!("\n== RAM per backlogged message ({BACKLOG} messages waiting) ==");
@@ -279,7 +283,9 @@ fn memory_report(rt: &tokio::runtime::Runtime) {
             total - storage_per
         );
         let _ = engine.shutdown().await;
-        let _ = engine.storage().close().await;
+        if let Some(storage) = engine.storage() {
+            let _ = storage.close().await;
+        }
         drop(engine);
         // Restart: replay the 1M-message log.
         let start = Instant::now();
@@ -290,14 +296,18 @@ fn memory_report(rt: &tokio::runtime::Runtime) {
             .await
             .unwrap_or_else(|e| panic!("engine: {e}"));
         let replayed = Instant::now();
-        let waiting: u64 = engine.queue_gauges().iter().map(|g| g.visible).sum();
+        let waiting: u64 = engine.queue_gauges()
+            .await
+            .unwrap_or_else(|e| panic!("gauges: {e}")).iter().map(|g| g.visible).sum();
         println!(
             "restart with {waiting} messages waiting: storage open {:.2} s (index rebuilt: {}), engine replay {:.2} s",
             (opened - start).as_secs_f64(),
             recovered.index_rebuilt,
             (replayed - opened).as_secs_f64()
         );
-        let _ = engine.storage().close().await;
+        if let Some(storage) = engine.storage() {
+            let _ = storage.close().await;
+        }
     });
 }
 

@@ -218,7 +218,9 @@ fn engine_row(rt: &tokio::runtime::Runtime, durability: Durability, secs: Durati
         total.elapsed = start.elapsed();
         let _ = engine.shutdown().await;
         background.abort();
-        let _ = engine.storage().close().await;
+        if let Some(storage) = engine.storage() {
+            let _ = storage.close().await;
+        }
         total
     })
 }
@@ -404,7 +406,11 @@ fn http_row(
         total.elapsed = start.elapsed();
 
         // Cross-check the client's counts with the engine's.
-        let gauges = server.engine().queue_gauges();
+        let gauges = server
+            .engine()
+            .queue_gauges()
+            .await
+            .unwrap_or_else(|e| panic!("gauges: {e}"));
         let (sent, deleted, left): (u64, u64, u64) = gauges.iter().fold((0, 0, 0), |acc, g| {
             (
                 acc.0 + g.sent_total,

@@ -67,4 +67,24 @@ pub enum EngineError {
     /// The storage layer failed (internal error; poisoned WAL etc.).
     #[error(transparent)]
     Storage(#[from] storage::StorageError),
+    /// The queue store is temporarily unavailable (a conflict, a lost
+    /// connection, an unknown commit outcome): retryable, and the retry is
+    /// safe.
+    #[error("The service is unavailable: {0}")]
+    Unavailable(String),
+    /// The queue store failed in a way it cannot recover from.
+    #[error("store failure: {0}")]
+    Internal(String),
+}
+
+impl From<crate::store::StoreError> for EngineError {
+    fn from(error: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match error {
+            StoreError::Unavailable(reason) => EngineError::Unavailable(reason),
+            StoreError::QueueGone => EngineError::QueueDoesNotExist,
+            StoreError::Storage(e) => EngineError::Storage(e),
+            StoreError::Internal(reason) => EngineError::Internal(reason),
+        }
+    }
 }

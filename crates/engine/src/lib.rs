@@ -1,45 +1,39 @@
 //! Stowage's queue engine: Amazon SQS semantics (standard and FIFO queues,
 //! visibility, delays, long polling, retention, dead-letter redrive, move
-//! tasks) on top of the `storage` log.
+//! tasks) over a [`store::QueueStore`].
 //!
 //! The engine speaks SQS vocabulary but no wire format: it never sees HTTP,
 //! JSON, XML or SQS error *codes* (the server maps [`EngineError`] to those).
-//! It reads time only through [`Clock`] and touches files only through
-//! `storage`.
+//! It reads time only through [`Clock`]. Above the store boundary (the
+//! front): validation, MD5s, receipt handles, policies, long polls, counters
+//! — `engine.rs` (the facade), `front.rs`, `actions/`, `background.rs`.
+//! Below it: [`store::embedded`] (the write-ahead log of `storage`, one
+//! node) or another [`store::QueueStore`].
 
-pub mod api;
 pub mod clock;
 pub mod config;
 pub mod error;
 pub mod store;
+pub mod types;
 
-mod ack;
-mod admin;
+mod actions;
 mod attributes;
-mod compaction;
-mod fifo;
+mod background;
+mod engine;
+mod front;
 mod limits;
 mod md5;
-mod messages;
+mod move_task;
 mod policy;
-mod queue;
-mod queues;
 mod receipt;
-mod receive;
-mod redrive;
-mod registry;
-mod replay;
-mod send;
-mod shared;
-mod timers;
 mod validate;
 
 #[cfg(test)]
 mod tests;
 
-pub use admin::{PeekState, PeekedMessage};
-pub use api::*;
 pub use attributes::READ_ONLY as READ_ONLY_QUEUE_ATTRIBUTES;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::EngineConfig;
+pub use engine::Engine;
 pub use error::EngineError;
+pub use types::*;

@@ -86,5 +86,7 @@ pub(crate) const POLICY_STATEMENTS_MAX: usize = 20;
 pub(crate) const MOVE_TASK_RATE_MAX: i64 = 500;
 /// Move task rate when none is given, messages per second.
 pub(crate) const MOVE_TASK_RATE_DEFAULT: u32 = 500;
+/// Most messages one move task moves in one background step.
+pub(crate) const MOVES_PER_STEP_MAX: u64 = 100;
 /// ListMessageMoveTasks MaxResults upper bound (and tasks kept per source).
 pub(crate) const MOVE_TASKS_LISTED_MAX: i64 = 10;

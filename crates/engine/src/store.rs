@@ -598,3 +598,8 @@ pub trait QueueStore: Send + Sync + 'static {
     /// Makes everything durable and stops background work (clean shutdown).
     async fn close(&self) -> Result<(), StoreError>;
 }
+
+pub mod embedded;
+
+#[cfg(test)]
+pub(crate) mod contract_tests;

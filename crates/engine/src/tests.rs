@@ -65,7 +65,7 @@ impl Harness {
     /// Clean shutdown and reopen on the same directory.
     pub(crate) async fn restart(&mut self) {
         self.engine.shutdown().await.unwrap();
-        self.engine.storage().close().await.unwrap();
+        self.engine.storage().unwrap().close().await.unwrap();
         let replacement = {
             // Drop the old engine (and its storage handle) before reopening.
             let placeholder_dir = tempfile::tempdir().unwrap();
@@ -139,6 +139,25 @@ impl Harness {
             .unwrap()
     }
 
+    /// A ReceiveMessage waiting up to 20 s, started in its own task; it is
+    /// waiting when this returns (the test's runtime has one thread).
+    pub(crate) async fn long_poll(
+        &self,
+        queue: &QueueRef,
+    ) -> tokio::task::JoinHandle<Result<Vec<ReceivedMessage>, EngineError>> {
+        let engine = self.engine.clone();
+        let (caller, queue) = (self.caller.clone(), queue.clone());
+        let waiter = tokio::spawn(async move {
+            let request = ReceiveRequest {
+                wait_time_seconds: Some(20),
+                ..Default::default()
+            };
+            engine.receive_message(&caller, &queue, request).await
+        });
+        tokio::task::yield_now().await;
+        waiter
+    }
+
     pub(crate) async fn delete(&self, queue: &QueueRef, handle: &str) {
         self.engine
             .delete_message(&self.caller, queue, handle)
@@ -160,18 +179,20 @@ impl Harness {
             .await
     }
 
-    pub(crate) fn attribute(&self, queue: &QueueRef, name: &str) -> String {
+    pub(crate) async fn attribute(&self, queue: &QueueRef, name: &str) -> String {
         let map = self
             .engine
             .get_queue_attributes(&self.caller, queue, &[name.to_string()])
+            .await
             .unwrap();
         map.get(name).cloned().unwrap_or_default()
     }
 
-    pub(crate) fn counts(&self, queue: &QueueRef) -> (u64, u64, u64) {
+    pub(crate) async fn counts(&self, queue: &QueueRef) -> (u64, u64, u64) {
         let map = self
             .engine
             .get_queue_attributes(&self.caller, queue, &["All".to_string()])
+            .await
             .unwrap();
         let n = |k: &str| map[k].parse::<u64>().unwrap();
         (

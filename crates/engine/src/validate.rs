@@ -1,10 +1,12 @@
 //! Input validation with SQS's rules and error wording: queue names, numeric
-//! parameters, message bodies and attributes, batch ids, FIFO ids.
+//! parameters, message bodies and attributes, batch ids, FIFO ids, tags,
+//! and CreateQueue's checks of its whole input.
 
 use std::collections::{BTreeMap, HashSet};
 
 use storage::AttributeValue;
 
+use crate::attributes;
 use crate::limits::*;
 use crate::EngineError;
 
@@ -303,6 +305,69 @@ pub(crate) fn batch_ids<'a>(
 /// Account ids as used in ARNs and policies: 12 digits.
 pub(crate) fn account_id(account: &str) -> bool {
     account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Tags of a queue: keys of 1 to `TAG_KEY_MAX_CHARS` characters, values of
+/// at most `TAG_VALUE_MAX_CHARS`, at most `TAGS_MAX` of them.
+pub(crate) fn tags(tags: &BTreeMap<String, String>) -> Result<(), EngineError> {
+    for (key, value) in tags {
+        text("Tag key", key)?;
+        text("Tag value", value)?;
+        if key.is_empty()
+            || key.chars().count() > TAG_KEY_MAX_CHARS
+            || value.chars().count() > TAG_VALUE_MAX_CHARS
+        {
+            return Err(EngineError::InvalidParameterValue(format!(
+                "Tag key must be 1 to {TAG_KEY_MAX_CHARS} characters and its value at most {TAG_VALUE_MAX_CHARS}: {key}"
+            )));
+        }
+    }
+    if tags.len() > TAGS_MAX {
+        return Err(EngineError::InvalidParameterValue(format!(
+            "Too many tags: a queue can have at most {TAGS_MAX} tags."
+        )));
+    }
+    Ok(())
+}
+
+/// What CreateQueue's own checks of its input found.
+pub(crate) struct CreateQueue {
+    /// A FIFO queue?
+    pub(crate) fifo: bool,
+    /// The given attributes, normalised (what an existing queue is compared with).
+    pub(crate) normalized: BTreeMap<String, String>,
+    /// The attributes to store.
+    pub(crate) stored: BTreeMap<String, String>,
+}
+
+/// CreateQueue's checks of its own input (name, attributes, tags; not the
+/// dead-letter target).
+pub(crate) fn create_queue(
+    name: &str,
+    given: &BTreeMap<String, String>,
+    tags: &BTreeMap<String, String>,
+) -> Result<CreateQueue, EngineError> {
+    queue_name(name)?;
+    let fifo = name.ends_with(".fifo");
+    let fifo_attr = given
+        .get("FifoQueue")
+        .map(|v| v.eq_ignore_ascii_case("true"));
+    if fifo && fifo_attr != Some(true) {
+        return Err(EngineError::InvalidParameterValue(
+            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
+                .into(),
+        ));
+    }
+    let normalized = attributes::normalize(given, fifo, true)?;
+    let mut stored = BTreeMap::new();
+    attributes::merge(&mut stored, normalized.clone());
+    attributes::check_combination(&stored)?;
+    self::tags(tags)?;
+    Ok(CreateQueue {
+        fifo,
+        normalized,
+        stored,
+    })
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! names; no SQS error code is named here.
 
 mod messages;
-mod move_tasks;
+pub(crate) mod move_tasks;
 mod queues;
 
 use engine::{BatchFailure, Caller, Engine, QueueRef};
@@ -57,18 +57,20 @@ pub(crate) async fn dispatch(
 ) -> Result<Out, SqsError> {
     match action {
         Action::CreateQueue => queues::create_queue(ctx, params).await,
-        Action::GetQueueUrl => queues::get_queue_url(ctx, params),
-        Action::ListQueues => queues::list_queues(ctx, params),
+        Action::GetQueueUrl => queues::get_queue_url(ctx, params).await,
+        Action::ListQueues => queues::list_queues(ctx, params).await,
         Action::DeleteQueue => queues::delete_queue(ctx, params).await,
         Action::PurgeQueue => queues::purge_queue(ctx, params).await,
-        Action::GetQueueAttributes => queues::get_queue_attributes(ctx, params),
+        Action::GetQueueAttributes => queues::get_queue_attributes(ctx, params).await,
         Action::SetQueueAttributes => queues::set_queue_attributes(ctx, params).await,
-        Action::ListQueueTags => queues::list_queue_tags(ctx, params),
+        Action::ListQueueTags => queues::list_queue_tags(ctx, params).await,
         Action::TagQueue => queues::tag_queue(ctx, params).await,
         Action::UntagQueue => queues::untag_queue(ctx, params).await,
         Action::AddPermission => queues::add_permission(ctx, params).await,
         Action::RemovePermission => queues::remove_permission(ctx, params).await,
-        Action::ListDeadLetterSourceQueues => queues::list_dead_letter_source_queues(ctx, params),
+        Action::ListDeadLetterSourceQueues => {
+            queues::list_dead_letter_source_queues(ctx, params).await
+        }
         Action::SendMessage => messages::send_message(ctx, params).await,
         Action::SendMessageBatch => messages::send_message_batch(ctx, params).await,
         Action::ReceiveMessage => messages::receive_message(ctx, params).await,
@@ -80,7 +82,7 @@ pub(crate) async fn dispatch(
         }
         Action::StartMessageMoveTask => move_tasks::start(ctx, params).await,
         Action::CancelMessageMoveTask => move_tasks::cancel(ctx, params).await,
-        Action::ListMessageMoveTasks => move_tasks::list(ctx, params),
+        Action::ListMessageMoveTasks => move_tasks::list(ctx, params).await,
     }
 }
 

@@ -171,11 +171,9 @@ impl Target {
         if let Target::Offline { engine, background } = self {
             engine.shutdown().await?;
             background.abort();
-            engine
-                .storage()
-                .close()
-                .await
-                .map_err(engine::EngineError::from)?;
+            if let Some(storage) = engine.storage() {
+                storage.close().await.map_err(engine::EngineError::from)?;
+            }
         }
         Ok(())
     }

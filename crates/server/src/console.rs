@@ -178,38 +178,43 @@ impl Shared {
         self.auth.credentials.is_empty()
     }
 
-    /// The queue `account`/`name` if the operator may see it.
-    pub(crate) fn gauges_of(
+    /// The queue `account`/`name` if the operator may see it (`None`: no
+    /// such queue, or another account's); an error if the store failed.
+    pub(crate) async fn gauges_of(
         &self,
         operator: &session::Operator,
         account: &str,
         name: &str,
-    ) -> Option<QueueGauges> {
+    ) -> Result<Option<QueueGauges>, engine::EngineError> {
         if !operator.may_access(account) {
-            return None;
+            return Ok(None);
         }
         let target = QueueRef {
             account: account.to_owned(),
             name: name.to_owned(),
         };
-        let all = self.engine.queue_gauges();
-        let i = all.binary_search_by(|g| g.queue.cmp(&target)).ok()?;
-        all.into_iter().nth(i)
+        let all = self.engine.queue_gauges().await?;
+        Ok(all
+            .binary_search_by(|g| g.queue.cmp(&target))
+            .ok()
+            .and_then(|i| all.into_iter().nth(i)))
     }
 
     /// The dead-letter map (recomputed at most every 2 s).
-    pub(crate) fn dead_letters(&self, all: &[QueueGauges]) -> Arc<DeadLetters> {
-        let mut cached = self
-            .dead_letters
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((at, map)) = cached.as_ref() {
-            if at.elapsed() < DEAD_LETTER_MAP_TTL {
-                return map.clone();
+    pub(crate) async fn dead_letters(&self, all: &[QueueGauges]) -> Arc<DeadLetters> {
+        {
+            let cached = self
+                .dead_letters
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some((at, map)) = cached.as_ref() {
+                if at.elapsed() < DEAD_LETTER_MAP_TTL {
+                    return map.clone();
+                }
             }
         }
         let mut map = DeadLetters::default();
-        for (source, target) in crate::metrics::redrive_pairs(&self.engine, all) {
+        for (source, target) in crate::metrics::redrive_pairs(&self.engine, all).await {
             map.sources
                 .entry(target.clone())
                 .or_default()
@@ -217,7 +222,11 @@ impl Shared {
             map.targets.insert(source, target);
         }
         let map = Arc::new(map);
-        *cached = Some((Instant::now(), map.clone()));
+        *self
+            .dead_letters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((Instant::now(), map.clone()));
         map
     }
 

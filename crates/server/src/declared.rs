@@ -215,6 +215,7 @@ pub async fn apply(
         if !declared
             && engine
                 .get_queue_url(&owner(&r.queue), &dl.queue, Some(&r.queue.account))
+                .await
                 .is_err()
         {
             return Err(DeclarationError {
@@ -238,6 +239,7 @@ pub async fn apply(
         let caller = owner(&r.queue);
         let current = engine
             .get_queue_attributes(&caller, &r.queue, &["RedrivePolicy".to_owned()])
+            .await
             .map_err(|e| failed(r, e))?;
         if !same_redrive_policy(current.get("RedrivePolicy").map(String::as_str), policy) {
             let changes = BTreeMap::from([("RedrivePolicy".to_owned(), policy.clone())]);
@@ -248,7 +250,9 @@ pub async fn apply(
             tracing::info!(queue = %r.queue.name, account = %r.queue.account, "declared queue: RedrivePolicy set");
         }
     }
-    for g in engine.queue_gauges() {
+    // Only informative: a store that cannot list its queues now is noticed
+    // by the first request.
+    for g in engine.queue_gauges().await.unwrap_or_default() {
         if !resolved.iter().any(|r| r.queue == g.queue) {
             tracing::info!(
                 queue = %g.queue.name,
@@ -265,7 +269,10 @@ pub async fn apply(
 /// Creates the queue, or sets the declared attributes and tags that differ.
 async fn converge(engine: &Engine, r: &Resolved) -> Result<(), EngineError> {
     let caller = owner(&r.queue);
-    match engine.get_queue_url(&caller, &r.queue.name, Some(&r.queue.account)) {
+    match engine
+        .get_queue_url(&caller, &r.queue.name, Some(&r.queue.account))
+        .await
+    {
         Err(EngineError::QueueDoesNotExist) => {
             engine
                 .create_queue(&caller, &r.queue.name, r.attributes.clone(), r.tags.clone())
@@ -275,7 +282,9 @@ async fn converge(engine: &Engine, r: &Resolved) -> Result<(), EngineError> {
         }
         Err(e) => Err(e),
         Ok(_) => {
-            let current = engine.get_queue_attributes(&caller, &r.queue, &["All".to_owned()])?;
+            let current = engine
+                .get_queue_attributes(&caller, &r.queue, &["All".to_owned()])
+                .await?;
             let changes: BTreeMap<String, String> = r
                 .attributes
                 .iter()
@@ -289,7 +298,7 @@ async fn converge(engine: &Engine, r: &Resolved) -> Result<(), EngineError> {
                     .set_queue_attributes(&caller, &r.queue, changes)
                     .await?;
             }
-            let tags = engine.list_queue_tags(&caller, &r.queue)?;
+            let tags = engine.list_queue_tags(&caller, &r.queue).await?;
             let missing: BTreeMap<String, String> = r
                 .tags
                 .iter()

@@ -255,6 +255,8 @@ pub fn engine_code(e: &EngineError) -> ErrorCode {
         ),
         EngineError::AccessDenied(_) => client("AccessDeniedException", "AccessDenied", 403),
         EngineError::Storage(e) => storage_code(e),
+        EngineError::Internal(_) => INTERNAL,
+        EngineError::Unavailable(_) => UNAVAILABLE,
     }
 }
 
@@ -468,6 +470,18 @@ mod tests {
                 "InternalFailure",
                 "InternalFailure",
                 500,
+            ),
+            (
+                EngineError::Internal("store".into()).into(),
+                "InternalFailure",
+                "InternalFailure",
+                500,
+            ),
+            (
+                EngineError::Unavailable("conflict".into()).into(),
+                "ServiceUnavailable",
+                "ServiceUnavailable",
+                503,
             ),
             (
                 SqsError::BodyBudgetExhausted,

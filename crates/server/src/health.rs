@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use engine::store::StoreHealth;
 
 use crate::AppState;
 
@@ -15,10 +16,10 @@ use crate::AppState;
 /// fails makes the supervisor do it.
 pub(crate) async fn live(State(state): State<AppState>) -> (StatusCode, String) {
     match state.inner.engine.health() {
-        storage::Health::Ok => (StatusCode::OK, "live\n".into()),
-        storage::Health::Poisoned(reason) => (
+        StoreHealth::Ok => (StatusCode::OK, "live\n".into()),
+        StoreHealth::Failed(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("write-ahead log poisoned: {reason}; restart required\n"),
+            format!("{reason}; restart required\n"),
         ),
     }
 }
@@ -29,10 +30,7 @@ pub(crate) async fn ready(State(state): State<AppState>) -> (StatusCode, String)
         return (StatusCode::SERVICE_UNAVAILABLE, "recovering\n".into());
     }
     match state.inner.engine.health() {
-        storage::Health::Ok => (StatusCode::OK, "ready\n".into()),
-        storage::Health::Poisoned(reason) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("write-ahead log poisoned: {reason}\n"),
-        ),
+        StoreHealth::Ok => (StatusCode::OK, "ready\n".into()),
+        StoreHealth::Failed(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n")),
     }
 }

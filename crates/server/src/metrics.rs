@@ -228,10 +228,23 @@ pub fn record_recovery(recovered: &storage::Recovered) {
 
 /// Renders every series in the Prometheus text format: the engine's state
 /// (read now), the sent-size histograms of its queues, and the event series.
-pub fn render(engine: &engine::Engine) -> String {
+pub async fn render(engine: &engine::Engine) -> String {
     let handle = install();
-    let snapshot = snapshot::Snapshot::collect(engine);
-    render_snapshot(handle, &snapshot)
+    let mut snapshot = snapshot::Snapshot::collect(engine).await;
+    // Reading /proc and the index size is blocking work: keep it off the
+    // async workers.
+    let engine = engine.clone();
+    let rendering = move || {
+        snapshot.read_storage(&engine);
+        render_snapshot(handle, &snapshot)
+    };
+    match tokio::task::spawn_blocking(rendering).await {
+        Ok(text) => text,
+        Err(e) => {
+            tracing::error!(error = %e, "rendering metrics failed");
+            String::new()
+        }
+    }
 }
 
 fn render_snapshot(handle: &PrometheusHandle, snapshot: &snapshot::Snapshot) -> String {
@@ -258,15 +271,11 @@ pub fn metrics_router(engine: engine::Engine) -> axum::Router {
 async fn metrics_handler(
     axum::extract::State(engine): axum::extract::State<engine::Engine>,
 ) -> axum::response::Response {
-    // Reading /proc, the index size and every queue is blocking work: keep it
-    // off the async workers.
-    match tokio::task::spawn_blocking(move || render(&engine)).await {
-        Ok(text) => ([(CONTENT_TYPE, CONTENT_TYPE_TEXT)], text).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "rendering metrics failed");
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
+    let text = render(&engine).await;
+    if text.is_empty() {
+        return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
+    ([(CONTENT_TYPE, CONTENT_TYPE_TEXT)], text).into_response()
 }
 
 /// Serves [`metrics_router`] on `listener` (bind it with

@@ -27,12 +27,12 @@ async fn peek_changes_nothing_and_pages_in_order() {
         )
         .await
         .unwrap();
-    let before = h.counts(&q);
+    let before = h.counts(&q).await;
 
-    let first = h.engine.peek_messages(&q, None, 4).unwrap();
+    let first = h.engine.peek_messages(&q, None, 4).await.unwrap();
     assert_eq!(first.items.len(), 4);
     let token = first.next_token.clone().expect("a second page");
-    let second = h.engine.peek_messages(&q, Some(&token), 4).unwrap();
+    let second = h.engine.peek_messages(&q, Some(&token), 4).await.unwrap();
     assert_eq!(second.items.len(), 2);
     assert!(second.next_token.is_none());
     let ids: Vec<String> = first
@@ -58,7 +58,7 @@ async fn peek_changes_nothing_and_pages_in_order() {
 
     // Nothing changed: counts, receive counts, and the next receive still
     // gets the visible messages in order with receive count 1.
-    assert_eq!(h.counts(&q), before);
+    assert_eq!(h.counts(&q).await, before);
     let again = h.receive(&q, 10).await;
     assert_eq!(again.len(), 4);
     for m in &again {
@@ -90,7 +90,7 @@ async fn delete_by_id_removes_one_message_and_survives_restart() {
         .await
         .unwrap());
     h.restart().await;
-    let page = h.engine.peek_messages(&q, None, 10).unwrap();
+    let page = h.engine.peek_messages(&q, None, 10).await.unwrap();
     let ids: Vec<&str> = page.items.iter().map(|m| m.message_id.as_str()).collect();
     assert_eq!(ids, vec![b.message_id.as_str()]);
     assert_eq!(page.items[0].group_id.as_deref(), Some("g"));
@@ -109,11 +109,11 @@ async fn peek_of_a_missing_queue_or_bad_cursor_is_an_error() {
         name: "nope".into(),
     };
     assert!(matches!(
-        h.engine.peek_messages(&missing, None, 10),
+        h.engine.peek_messages(&missing, None, 10).await,
         Err(EngineError::QueueDoesNotExist)
     ));
     assert!(matches!(
-        h.engine.peek_messages(&q, Some("x"), 10),
+        h.engine.peek_messages(&q, Some("x"), 10).await,
         Err(EngineError::InvalidParameterValue(_))
     ));
 }
@@ -132,10 +132,10 @@ async fn reset_deletes_every_queue_and_the_names_are_free_at_once() {
         .await
         .unwrap();
     assert_eq!(h.engine.reset().await.unwrap(), 2);
-    assert!(h.engine.queue_gauges().is_empty());
+    assert!(h.engine.queue_gauges().await.unwrap().is_empty());
     // strict_timing is on (the default), yet the name is free again at once.
     let again = h.create("reset-a", &[]).await;
-    assert_eq!(h.counts(&again), (0, 0, 0));
+    assert_eq!(h.counts(&again).await, (0, 0, 0));
 }
 
 #[tokio::test]
@@ -164,7 +164,7 @@ async fn queue_declarations_are_checked_like_create_queue() {
     );
     assert!(Engine::check_queue_declaration("bad name!", &none, &none).is_err());
     // Nothing was created.
-    assert!(h.engine.queue_gauges().is_empty());
+    assert!(h.engine.queue_gauges().await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ async fn send_receive_delete_round_trip() {
     let sent = h.send(&q, "hello").await;
     assert_eq!(sent.md5_of_body, "5d41402abc4b2a76b9719d911017c592");
     assert_eq!(sent.sequence_number, None);
-    assert_eq!(h.counts(&q), (1, 0, 0));
+    assert_eq!(h.counts(&q).await, (1, 0, 0));
     let got = h.receive(&q, 10).await;
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].body, "hello");
@@ -17,13 +17,13 @@ async fn send_receive_delete_round_trip() {
     assert_eq!(got[0].attributes["ApproximateReceiveCount"], "1");
     assert_eq!(got[0].attributes["SenderId"], "AIDTEST");
     assert_eq!(got[0].attributes["SentTimestamp"], T0.to_string());
-    assert_eq!(h.counts(&q), (0, 1, 0));
+    assert_eq!(h.counts(&q).await, (0, 1, 0));
     assert!(
         h.receive(&q, 10).await.is_empty(),
         "in flight messages are not handed out again"
     );
     h.delete(&q, &got[0].receipt_handle).await;
-    assert_eq!(h.counts(&q), (0, 0, 0));
+    assert_eq!(h.counts(&q).await, (0, 0, 0));
     // Deleting again is idempotent.
     h.delete(&q, &got[0].receipt_handle).await;
 }
@@ -62,14 +62,18 @@ async fn stale_receipt_handle_rules() {
     let new = h.receive(&q, 1).await.remove(0);
     // Delete with the old handle: success, no effect.
     h.delete(&q, &old.receipt_handle).await;
-    assert_eq!(h.counts(&q), (0, 1, 0));
+    assert_eq!(h.counts(&q).await, (0, 1, 0));
     // Change visibility with the old handle: success, no effect either (SQS
     // would apply it to the newer delivery; that one is not this handle's).
     h.engine
         .change_message_visibility(&h.caller, &q, &old.receipt_handle, 0)
         .await
         .unwrap();
-    assert_eq!(h.counts(&q), (0, 1, 0), "the newer delivery stays hidden");
+    assert_eq!(
+        h.counts(&q).await,
+        (0, 1, 0),
+        "the newer delivery stays hidden"
+    );
     // The new handle works.
     h.engine
         .change_message_visibility(&h.caller, &q, &new.receipt_handle, 100)
@@ -80,19 +84,19 @@ async fn stale_receipt_handle_rules() {
     // Its timeout expires and nobody receives it: the latest handle hides it
     // again with a new timeout (same delivery: count and handle unchanged)…
     h.advance_s(1);
-    assert_eq!(h.counts(&q), (1, 0, 0));
+    assert_eq!(h.counts(&q).await, (1, 0, 0));
     h.engine
         .change_message_visibility(&h.caller, &q, &new.receipt_handle, 30)
         .await
         .unwrap();
-    assert_eq!(h.counts(&q), (0, 1, 0));
+    assert_eq!(h.counts(&q).await, (0, 1, 0));
     h.advance_s(29);
     assert!(h.receive(&q, 1).await.is_empty());
     h.advance_s(1);
     // …and, expired again, still deletes it on a standard queue.
-    assert_eq!(h.counts(&q), (1, 0, 0));
+    assert_eq!(h.counts(&q).await, (1, 0, 0));
     h.delete(&q, &new.receipt_handle).await;
-    assert_eq!(h.counts(&q), (0, 0, 0));
+    assert_eq!(h.counts(&q).await, (0, 0, 0));
     // The message is gone: its handles still delete (idempotent) but cannot
     // change visibility.
     h.delete(&q, &new.receipt_handle).await;
@@ -142,13 +146,13 @@ async fn change_visibility_zero_and_not_in_flight() {
         .change_message_visibility(&h.caller, &q, &m.receipt_handle, 0)
         .await
         .unwrap();
-    assert_eq!(h.counts(&q), (1, 0, 0));
+    assert_eq!(h.counts(&q).await, (1, 0, 0));
     // Visible again: a zero timeout from the same handle leaves it visible.
     h.engine
         .change_message_visibility(&h.caller, &q, &m.receipt_handle, 0)
         .await
         .unwrap();
-    assert_eq!(h.counts(&q), (1, 0, 0));
+    assert_eq!(h.counts(&q).await, (1, 0, 0));
     let again = h.receive(&q, 1).await.remove(0);
     let err = h
         .engine
@@ -169,7 +173,7 @@ async fn delays_queue_and_message_level() {
         ..Default::default()
     };
     h.engine.send_message(&h.caller, &q, entry).await.unwrap();
-    assert_eq!(h.counts(&q), (1, 0, 1));
+    assert_eq!(h.counts(&q).await, (1, 0, 1));
     let got = h.receive(&q, 10).await;
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].body, "msg-delay");
@@ -202,10 +206,10 @@ async fn retention_expires_visible_in_flight_and_delayed() {
     h.engine.send_message(&h.caller, &q, entry).await.unwrap();
     let got = h.receive(&q, 1).await;
     assert_eq!(got.len(), 1);
-    assert_eq!(h.counts(&q), (1, 1, 1));
+    assert_eq!(h.counts(&q).await, (1, 1, 1));
     h.advance_s(60);
     h.engine.tick().await.unwrap();
-    assert_eq!(h.counts(&q), (0, 0, 0));
+    assert_eq!(h.counts(&q).await, (0, 0, 0));
     assert!(h.receive(&q, 10).await.is_empty());
 }
 
@@ -282,7 +286,7 @@ async fn batches_keep_order_and_report_per_entry_failures() {
         .await
         .unwrap();
     assert_eq!(result.successful, ["v"]);
-    assert_eq!(h.counts(&q), (1, 0, 0));
+    assert_eq!(h.counts(&q).await, (1, 0, 0));
 }
 
 #[tokio::test]
@@ -363,16 +367,7 @@ async fn message_attributes_filters_and_md5() {
 async fn long_poll_is_woken_by_a_send() {
     let h = Harness::new().await;
     let q = h.create("poll", &[]).await;
-    let engine = h.engine.clone();
-    let (caller, queue) = (h.caller.clone(), q.clone());
-    let waiter = tokio::spawn(async move {
-        let request = ReceiveRequest {
-            wait_time_seconds: Some(20),
-            ..Default::default()
-        };
-        engine.receive_message(&caller, &queue, request).await
-    });
-    tokio::task::yield_now().await;
+    let waiter = h.long_poll(&q).await;
     h.send(&q, "wake").await;
     let got = tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
         .await
@@ -387,16 +382,7 @@ async fn long_poll_is_woken_by_a_send() {
 async fn shutdown_ends_long_polls() {
     let h = Harness::new().await;
     let q = h.create("poll", &[]).await;
-    let engine = h.engine.clone();
-    let (caller, queue) = (h.caller.clone(), q.clone());
-    let waiter = tokio::spawn(async move {
-        let request = ReceiveRequest {
-            wait_time_seconds: Some(20),
-            ..Default::default()
-        };
-        engine.receive_message(&caller, &queue, request).await
-    });
-    tokio::task::yield_now().await;
+    let waiter = h.long_poll(&q).await;
     h.engine.shutdown().await.unwrap();
     let got = tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
         .await
@@ -501,6 +487,7 @@ async fn queue_lifecycle_and_attributes() {
     let all = h
         .engine
         .get_queue_attributes(&h.caller, &q, &["All".into()])
+        .await
         .unwrap();
     assert_eq!(all["VisibilityTimeout"], "40");
     assert_eq!(all["QueueArn"], "arn:aws:sqs:us-east-1:000000000000:life");
@@ -509,11 +496,13 @@ async fn queue_lifecycle_and_attributes() {
     assert!(h
         .engine
         .get_queue_attributes(&h.caller, &q, &[])
+        .await
         .unwrap()
         .is_empty());
     let err = h
         .engine
         .get_queue_attributes(&h.caller, &q, &["Nope".into()])
+        .await
         .unwrap_err();
     assert!(matches!(err, EngineError::InvalidAttributeName(_)));
     h.advance_s(2);
@@ -525,9 +514,9 @@ async fn queue_lifecycle_and_attributes() {
         )
         .await
         .unwrap();
-    assert_eq!(h.attribute(&q, "DelaySeconds"), "7");
+    assert_eq!(h.attribute(&q, "DelaySeconds").await, "7");
     assert_eq!(
-        h.attribute(&q, "LastModifiedTimestamp"),
+        h.attribute(&q, "LastModifiedTimestamp").await,
         (T0 / 1000 + 2).to_string()
     );
     // Tags.
@@ -540,14 +529,19 @@ async fn queue_lifecycle_and_attributes() {
         .await
         .unwrap();
     assert_eq!(
-        h.engine.list_queue_tags(&h.caller, &q).unwrap()["team"],
+        h.engine.list_queue_tags(&h.caller, &q).await.unwrap()["team"],
         "a"
     );
     h.engine
         .untag_queue(&h.caller, &q, vec!["team".into()])
         .await
         .unwrap();
-    assert!(h.engine.list_queue_tags(&h.caller, &q).unwrap().is_empty());
+    assert!(h
+        .engine
+        .list_queue_tags(&h.caller, &q)
+        .await
+        .unwrap()
+        .is_empty());
     let many: BTreeMap<String, String> = (0..51)
         .map(|i| (format!("k{i}"), "v".to_string()))
         .collect();
@@ -555,7 +549,7 @@ async fn queue_lifecycle_and_attributes() {
     // Purge once per minute.
     h.send(&q, "x").await;
     h.engine.purge_queue(&h.caller, &q).await.unwrap();
-    assert_eq!(h.counts(&q), (0, 0, 0));
+    assert_eq!(h.counts(&q).await, (0, 0, 0));
     let err = h.engine.purge_queue(&h.caller, &q).await.unwrap_err();
     assert!(matches!(err, EngineError::PurgeQueueInProgress(_)));
     h.advance_s(60);
@@ -563,7 +557,7 @@ async fn queue_lifecycle_and_attributes() {
     // Delete, then QueueDeletedRecently for 60 s.
     h.engine.delete_queue(&h.caller, &q).await.unwrap();
     assert!(matches!(
-        h.engine.get_queue_url(&h.caller, "life", None),
+        h.engine.get_queue_url(&h.caller, "life", None).await,
         Err(EngineError::QueueDoesNotExist)
     ));
     let err = h
@@ -585,6 +579,7 @@ async fn list_queues_with_prefix_and_pages() {
     let page = h
         .engine
         .list_queues(&h.caller, Some("a"), Some(2), None)
+        .await
         .unwrap();
     assert_eq!(
         page.items
@@ -597,6 +592,7 @@ async fn list_queues_with_prefix_and_pages() {
     let page = h
         .engine
         .list_queues(&h.caller, Some("a"), Some(2), Some(&next))
+        .await
         .unwrap();
     assert_eq!(
         page.items
@@ -609,6 +605,7 @@ async fn list_queues_with_prefix_and_pages() {
     assert_eq!(
         h.engine
             .list_queues(&h.caller, None, None, None)
+            .await
             .unwrap()
             .items
             .len(),
@@ -617,10 +614,12 @@ async fn list_queues_with_prefix_and_pages() {
     assert!(h
         .engine
         .list_queues(&h.caller, None, Some(0), None)
+        .await
         .is_err());
     assert!(h
         .engine
         .list_queues(&h.caller, None, Some(1001), None)
+        .await
         .is_err());
     let other = Caller {
         account: "111111111111".into(),
@@ -629,6 +628,7 @@ async fn list_queues_with_prefix_and_pages() {
     assert!(h
         .engine
         .list_queues(&other, None, None, None)
+        .await
         .unwrap()
         .items
         .is_empty());
@@ -679,6 +679,7 @@ async fn permissions_gate_other_accounts() {
     assert!(!h
         .engine
         .get_queue_attributes(&h.caller, &q, &["All".into()])
+        .await
         .unwrap()
         .contains_key("Policy"));
 }
@@ -690,9 +691,9 @@ async fn gauges_match_attributes() {
     h.send(&q, "a").await;
     h.send(&q, "b").await;
     h.receive(&q, 1).await;
-    let gauges = h.engine.queue_gauges();
+    let gauges = h.engine.queue_gauges().await.unwrap();
     let g = gauges.iter().find(|g| g.queue == q).unwrap();
-    assert_eq!((g.visible, g.not_visible, g.delayed), h.counts(&q));
+    assert_eq!((g.visible, g.not_visible, g.delayed), h.counts(&q).await);
     assert_eq!(g.sent_total, 2);
     assert_eq!(g.received_total, 1);
 }
@@ -705,16 +706,7 @@ async fn background_sweep_wakes_long_poll_for_delayed_message() {
     let q = h.create("bg", &[("DelaySeconds", "5")]).await;
     let background = h.engine.spawn_background();
     h.send(&q, "later").await;
-    let engine = h.engine.clone();
-    let (caller, queue) = (h.caller.clone(), q.clone());
-    let waiter = tokio::spawn(async move {
-        let request = ReceiveRequest {
-            wait_time_seconds: Some(20),
-            ..Default::default()
-        };
-        engine.receive_message(&caller, &queue, request).await
-    });
-    tokio::task::yield_now().await;
+    let waiter = h.long_poll(&q).await;
     h.advance_s(5);
     let got = tokio::time::timeout(std::time::Duration::from_secs(15), waiter)
         .await
@@ -728,6 +720,26 @@ async fn background_sweep_wakes_long_poll_for_delayed_message() {
         .await
         .unwrap()
         .unwrap();
+}
+
+/// With no sweep and nothing calling the store's waker, a long poll still
+/// wakes when the store's `next_visible_at` comes (a store shared by several
+/// nodes may not notice time-based changes at once).
+#[tokio::test]
+async fn long_poll_wakes_at_next_visible_at_without_a_sweep() {
+    let h = Harness::new().await;
+    let q = h.create("fallback", &[("DelaySeconds", "1")]).await;
+    h.send(&q, "soon").await;
+    // The poll is waiting (for 1 s: the message's delay) before time moves.
+    let waiter = h.long_poll(&q).await;
+    h.advance_s(1);
+    let got = tokio::time::timeout(std::time::Duration::from_secs(15), waiter)
+        .await
+        .expect("woken before the 20 s wait ended")
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body, "soon");
 }
 
 #[tokio::test]
@@ -756,14 +768,15 @@ async fn lowering_retention_expires_existing_messages() {
 async fn kms_and_sse_attributes() {
     let h = Harness::new().await;
     let plain = h.create("sse", &[]).await;
-    assert_eq!(h.attribute(&plain, "SqsManagedSseEnabled"), "true");
-    assert_eq!(h.attribute(&plain, "KmsMasterKeyId"), "");
+    assert_eq!(h.attribute(&plain, "SqsManagedSseEnabled").await, "true");
+    assert_eq!(h.attribute(&plain, "KmsMasterKeyId").await, "");
     let kms = h
         .create("kms", &[("KmsMasterKeyId", "alias/aws/sqs")])
         .await;
     let all = h
         .engine
         .get_queue_attributes(&h.caller, &kms, &["All".into()])
+        .await
         .unwrap();
     assert_eq!(all["KmsMasterKeyId"], "alias/aws/sqs");
     assert_eq!(all["KmsDataKeyReusePeriodSeconds"], "300");
@@ -795,6 +808,7 @@ async fn queue_url_for_other_owner_and_dead_letter_source_pages() {
     let page = h
         .engine
         .list_dead_letter_source_queues(&h.caller, &dlq, Some(2), None)
+        .await
         .unwrap();
     assert_eq!(
         page.items
@@ -806,6 +820,7 @@ async fn queue_url_for_other_owner_and_dead_letter_source_pages() {
     let page = h
         .engine
         .list_dead_letter_source_queues(&h.caller, &dlq, Some(2), page.next_token.as_deref())
+        .await
         .unwrap();
     assert_eq!(
         page.items
@@ -821,7 +836,8 @@ async fn queue_url_for_other_owner_and_dead_letter_source_pages() {
     };
     assert!(matches!(
         h.engine
-            .get_queue_url(&other, "dlq", Some(&h.caller.account)),
+            .get_queue_url(&other, "dlq", Some(&h.caller.account))
+            .await,
         Err(EngineError::AccessDenied(_))
     ));
     h.engine
@@ -837,11 +853,12 @@ async fn queue_url_for_other_owner_and_dead_letter_source_pages() {
     assert_eq!(
         h.engine
             .get_queue_url(&other, "dlq", Some(&h.caller.account))
+            .await
             .unwrap(),
         dlq
     );
     assert!(matches!(
-        h.engine.get_queue_url(&other, "dlq", None),
+        h.engine.get_queue_url(&other, "dlq", None).await,
         Err(EngineError::QueueDoesNotExist)
     ));
 }
@@ -973,7 +990,7 @@ async fn create_queue_is_idempotent_over_what_it_is_given() {
         }
     };
     set_fifo(f.clone()).await.unwrap();
-    assert_eq!(h.attribute(&f, "FifoQueue"), "true");
+    assert_eq!(h.attribute(&f, "FifoQueue").await, "true");
     let err = set_fifo(q.clone()).await.unwrap_err();
     assert!(
         matches!(err, EngineError::InvalidAttributeName(ref m) if m == "Unknown Attribute FifoQueue."),
@@ -991,11 +1008,13 @@ async fn kms_reuse_period_is_shown_only_with_a_kms_key() {
     let all = h
         .engine
         .get_queue_attributes(&h.caller, &q, &["All".into()])
+        .await
         .unwrap();
     assert!(!all.contains_key("KmsDataKeyReusePeriodSeconds"), "{all:?}");
     assert!(h
         .engine
         .get_queue_attributes(&h.caller, &q, &["KmsDataKeyReusePeriodSeconds".into()])
+        .await
         .unwrap()
         .is_empty());
     h.set_attributes(
@@ -1007,7 +1026,7 @@ async fn kms_reuse_period_is_shown_only_with_a_kms_key() {
     )
     .await
     .unwrap();
-    assert_eq!(h.attribute(&q, "KmsDataKeyReusePeriodSeconds"), "600");
+    assert_eq!(h.attribute(&q, "KmsDataKeyReusePeriodSeconds").await, "600");
 }
 
 /// A standard-queue message whose visibility expired is offered again before

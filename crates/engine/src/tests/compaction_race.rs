@@ -143,8 +143,8 @@ async fn receives_never_fail_while_compaction_moves_records() {
         PRODUCERS * MESSAGES_PER_PRODUCER,
         "every message received"
     );
-    assert_eq!(h.counts(&q), (0, 0, 0));
-    let stats = h.engine.storage().stats();
+    assert_eq!(h.counts(&q).await, (0, 0, 0));
+    let stats = h.engine.storage().unwrap().stats();
     assert!(stats.reclaimed_bytes > 0, "reclamation ran: {stats:?}");
     assert!(stats.compactions > 0, "compaction ran: {stats:?}");
 }

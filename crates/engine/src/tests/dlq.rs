@@ -31,7 +31,7 @@ async fn moves_at_exactly_max_receive_count() {
         h.receive(&src, 1).await.is_empty(),
         "third receive moves instead"
     );
-    assert_eq!(h.counts(&src), (0, 0, 0));
+    assert_eq!(h.counts(&src).await, (0, 0, 0));
     let moved = h.receive(&dlq, 1).await;
     assert_eq!(moved.len(), 1);
     assert_eq!(moved[0].message_id, sent.message_id);
@@ -44,9 +44,10 @@ async fn moves_at_exactly_max_receive_count() {
     let sources = h
         .engine
         .list_dead_letter_source_queues(&h.caller, &dlq, None, None)
+        .await
         .unwrap();
     assert_eq!(sources.items, vec![src.clone()]);
-    let g = h.engine.queue_gauges();
+    let g = h.engine.queue_gauges().await.unwrap();
     assert_eq!(
         g.iter()
             .find(|g| g.queue == src)
@@ -95,7 +96,7 @@ async fn redrive_policy_validation() {
     .await
     .is_ok());
     assert_eq!(
-        h.attribute(&src, "RedrivePolicy"),
+        h.attribute(&src, "RedrivePolicy").await,
         redrive(&h.engine.queue_arn(&std_dlq), 5)
     );
     // RedriveAllowPolicy on the target.
@@ -126,7 +127,7 @@ async fn redrive_policy_validation() {
     assert!(set(redrive(&h.engine.queue_arn(&ok_dlq), 1)).await.is_ok());
     // Removing the policy.
     assert!(set(String::new()).await.is_ok());
-    assert_eq!(h.attribute(&src, "RedrivePolicy"), "");
+    assert_eq!(h.attribute(&src, "RedrivePolicy").await, "");
 }
 
 async fn dead_letter_three(h: &Harness) -> (QueueRef, QueueRef) {
@@ -146,7 +147,7 @@ async fn dead_letter_three(h: &Harness) -> (QueueRef, QueueRef) {
     for _ in 0..2 {
         h.receive(&src, 10).await;
     }
-    assert_eq!(h.counts(&dlq).0, 3);
+    assert_eq!(h.counts(&dlq).await.0, 3);
     (src, dlq)
 }
 
@@ -204,6 +205,7 @@ async fn move_task_returns_messages_to_their_source() {
     let listed = h
         .engine
         .list_message_move_tasks(&h.caller, &dlq_arn, None)
+        .await
         .unwrap();
     assert_eq!(listed[0].status, "RUNNING");
     assert_eq!(listed[0].task_handle.as_deref(), Some(handle.as_str()));
@@ -214,12 +216,13 @@ async fn move_task_returns_messages_to_their_source() {
     let listed = h
         .engine
         .list_message_move_tasks(&h.caller, &dlq_arn, Some(10))
+        .await
         .unwrap();
     assert_eq!(listed[0].status, "COMPLETED");
     assert_eq!(listed[0].approximate_number_of_messages_moved, 3);
     assert_eq!(listed[0].task_handle, None);
-    assert_eq!(h.counts(&dlq), (0, 0, 0));
-    assert_eq!(h.counts(&src).0, 3);
+    assert_eq!(h.counts(&dlq).await, (0, 0, 0));
+    assert_eq!(h.counts(&src).await.0, 3);
     let back = h.receive(&src, 10).await;
     assert_eq!(back[0].attributes["ApproximateReceiveCount"], "1");
     assert!(!back[0].attributes.contains_key("DeadLetterQueueSourceArn"));
@@ -242,7 +245,7 @@ async fn move_task_honours_rate_and_cancel() {
         .await
         .unwrap();
     h.engine.tick().await.unwrap();
-    assert_eq!(h.counts(&other).0, 1, "1 message per second");
+    assert_eq!(h.counts(&other).await.0, 1, "1 message per second");
     let moved = h
         .engine
         .cancel_message_move_task(&h.caller, &handle)
@@ -251,10 +254,11 @@ async fn move_task_honours_rate_and_cancel() {
     assert_eq!(moved, 1);
     h.advance_s(10);
     h.engine.tick().await.unwrap();
-    assert_eq!(h.counts(&other).0, 1);
+    assert_eq!(h.counts(&other).await.0, 1);
     let listed = h
         .engine
         .list_message_move_tasks(&h.caller, &dlq_arn, None)
+        .await
         .unwrap();
     assert_eq!(listed[0].status, "CANCELLED");
     assert!(matches!(
@@ -311,13 +315,14 @@ async fn move_task_fails_when_its_destination_is_deleted() {
     let listed = h
         .engine
         .list_message_move_tasks(&h.caller, &dlq_arn, None)
+        .await
         .unwrap();
     assert_eq!(listed[0].status, "FAILED");
     assert_eq!(
         listed[0].failure_reason,
         Some(MoveTaskFailure::QueueDoesNotExist)
     );
-    assert_eq!(h.counts(&dlq).0, 2, "nothing lost");
+    assert_eq!(h.counts(&dlq).await.0, 2, "nothing lost");
 }
 
 /// E1: a message that a move task brings back to the queue that delivered it
@@ -344,13 +349,17 @@ async fn handles_from_before_a_move_back_do_not_act() {
         .await
         .unwrap();
     h.engine.tick().await.unwrap();
-    assert_eq!(h.counts(&src), (1, 0, 0), "back in its source");
+    assert_eq!(h.counts(&src).await, (1, 0, 0), "back in its source");
     h.delete(&src, &before.receipt_handle).await;
     h.engine
         .change_message_visibility(&h.caller, &src, &before.receipt_handle, 60)
         .await
         .unwrap();
-    assert_eq!(h.counts(&src), (1, 0, 0), "the old handle did nothing");
+    assert_eq!(
+        h.counts(&src).await,
+        (1, 0, 0),
+        "the old handle did nothing"
+    );
 }
 
 /// SQS accepts a queue as its own dead-letter queue; Stowage then just
@@ -384,6 +393,7 @@ async fn a_queue_may_be_its_own_dead_letter_queue() {
     let sources = h
         .engine
         .list_dead_letter_source_queues(&h.caller, &q, None, None)
+        .await
         .unwrap();
     assert_eq!(sources.items, vec![q.clone()]);
 }
@@ -399,24 +409,26 @@ async fn move_task_resumes_after_restart() {
         .await
         .unwrap();
     h.engine.tick().await.unwrap();
-    assert_eq!(h.counts(&src).0, 1);
+    assert_eq!(h.counts(&src).await.0, 1);
     h.restart().await;
     let listed = h
         .engine
         .list_message_move_tasks(&h.caller, &dlq_arn, None)
+        .await
         .unwrap();
     assert_eq!(listed[0].status, "RUNNING");
     assert_eq!(listed[0].approximate_number_of_messages_moved, 1);
-    assert_eq!((h.counts(&src).0, h.counts(&dlq).0), (1, 2));
+    assert_eq!((h.counts(&src).await.0, h.counts(&dlq).await.0), (1, 2));
     h.advance_s(5);
     h.engine.tick().await.unwrap();
     h.engine.tick().await.unwrap();
     let listed = h
         .engine
         .list_message_move_tasks(&h.caller, &dlq_arn, None)
+        .await
         .unwrap();
     assert_eq!(listed[0].status, "COMPLETED");
-    assert_eq!((h.counts(&src).0, h.counts(&dlq).0), (3, 0));
+    assert_eq!((h.counts(&src).await.0, h.counts(&dlq).await.0), (3, 0));
     let bodies: std::collections::BTreeSet<String> = h
         .receive(&src, 10)
         .await
@@ -494,8 +506,8 @@ async fn mutual_dead_letter_queues_do_not_deadlock() {
             .expect("no deadlock")
             .unwrap();
     }
-    let (va, fa, da) = h.counts(&a);
-    let (vb, fb, db) = h.counts(&b);
+    let (va, fa, da) = h.counts(&a).await;
+    let (vb, fb, db) = h.counts(&b).await;
     assert_eq!(
         va + fa + da + vb + fb + db,
         40,

@@ -63,7 +63,7 @@ async fn deleted_message_stays_deleted_after_compaction_and_two_restarts() {
     for _ in 0..2 {
         h.restart().await;
         churn(&h, &scratch).await;
-        assert_eq!(h.counts(&q), (0, 1, 0));
+        assert_eq!(h.counts(&q).await, (0, 1, 0));
     }
     h.advance_s(31);
     let left = h.receive(&q, 10).await;
@@ -86,7 +86,7 @@ async fn purge_survives_compaction_and_two_restarts() {
     for _ in 0..2 {
         churn(&h, &scratch).await;
         h.restart().await;
-        assert_eq!(h.counts(&q), (1, 0, 0));
+        assert_eq!(h.counts(&q).await, (1, 0, 0));
     }
 }
 
@@ -105,15 +105,16 @@ async fn deleted_queue_stays_deleted_after_compaction_and_two_restarts() {
         h.restart().await;
         assert!(matches!(
             h.engine
-                .get_queue_attributes(&h.caller, &q, &["All".to_string()]),
+                .get_queue_attributes(&h.caller, &q, &["All".to_string()])
+                .await,
             Err(EngineError::QueueDoesNotExist)
         ));
     }
     h.advance_s(61);
     let again = h.create("doomed", &[]).await;
-    assert_eq!(h.counts(&again), (0, 0, 0));
+    assert_eq!(h.counts(&again).await, (0, 0, 0));
     h.restart().await;
-    assert_eq!(h.counts(&again), (0, 0, 0));
+    assert_eq!(h.counts(&again).await, (0, 0, 0));
 }
 
 /// A FIFO message deleted inside its deduplication window: its record is
@@ -134,26 +135,30 @@ async fn fifo_delete_inside_dedup_window_survives_compaction_and_restarts() {
         h.send(&scratch, &big(&format!("rotate{i}"))).await;
     }
     h.delete(&q, &got.receipt_handle).await;
-    assert_eq!(h.counts(&q), (0, 0, 0));
+    assert_eq!(h.counts(&q).await, (0, 0, 0));
     churn(&h, &scratch).await;
     churn(&h, &scratch).await;
     for _ in 0..2 {
         h.restart().await;
-        assert_eq!(h.counts(&q), (0, 0, 0), "deleted FIFO message came back");
+        assert_eq!(
+            h.counts(&q).await,
+            (0, 0, 0),
+            "deleted FIFO message came back"
+        );
         // Still deduplicated (well inside 5 minutes).
         let dup = h.send_fifo(&q, &big("a2"), "g", "dedup-a").await;
         assert_eq!(dup.message_id, sent.message_id);
-        assert_eq!(h.counts(&q), (0, 0, 0));
+        assert_eq!(h.counts(&q).await, (0, 0, 0));
         churn(&h, &scratch).await;
     }
     // After the window the dedup id is free and the held record is gone.
     h.advance_s(301);
     churn(&h, &scratch).await;
     h.restart().await;
-    assert_eq!(h.counts(&q), (0, 0, 0));
+    assert_eq!(h.counts(&q).await, (0, 0, 0));
     let fresh = h.send_fifo(&q, &big("a3"), "g", "dedup-a").await;
     assert_ne!(fresh.message_id, sent.message_id);
-    assert_eq!(h.counts(&q), (1, 0, 0));
+    assert_eq!(h.counts(&q).await, (1, 0, 0));
 }
 
 /// The 60 s purge guard survives the reclamation of the `QueuePurged`
@@ -178,6 +183,7 @@ async fn purge_in_progress_survives_compaction_and_restart() {
     let all = h
         .engine
         .get_queue_attributes(&h.caller, &q, &["All".to_string()])
+        .await
         .unwrap();
     assert!(all.keys().all(|k| !k.starts_with("__")), "{all:?}");
 }
@@ -236,8 +242,8 @@ async fn dead_letter_then_compact_and_restart(fifo: bool) {
     }
     for _ in 0..2 {
         h.restart().await;
-        assert_eq!(h.counts(&src), (0, 0, 0), "not back in the source");
-        assert_eq!(h.counts(&dlq), (1, 0, 0), "in the DLQ once");
+        assert_eq!(h.counts(&src).await, (0, 0, 0), "not back in the source");
+        assert_eq!(h.counts(&dlq).await, (1, 0, 0), "in the DLQ once");
         churn(&h, &scratch).await;
     }
     let moved = h.receive(&dlq, 10).await;
@@ -250,8 +256,12 @@ async fn dead_letter_then_compact_and_restart(fifo: bool) {
     }
     for _ in 0..2 {
         h.restart().await;
-        assert_eq!(h.counts(&src), (0, 0, 0), "deleted: not in the source");
-        assert_eq!(h.counts(&dlq), (0, 0, 0), "deleted: not in the DLQ");
+        assert_eq!(
+            h.counts(&src).await,
+            (0, 0, 0),
+            "deleted: not in the source"
+        );
+        assert_eq!(h.counts(&dlq).await, (0, 0, 0), "deleted: not in the DLQ");
         churn(&h, &scratch).await;
     }
 }
@@ -290,7 +300,7 @@ async fn move_task_progress_survives_relocation_and_restarts() {
     for _ in 0..6 {
         ids.push(dead_letter(&h, &src, false).await);
     }
-    assert_eq!(h.counts(&dlq), (6, 0, 0));
+    assert_eq!(h.counts(&dlq).await, (6, 0, 0));
     h.engine
         .start_message_move_task(&h.caller, &dlq_arn, None, Some(1))
         .await
@@ -302,11 +312,12 @@ async fn move_task_progress_survives_relocation_and_restarts() {
         let listed = h
             .engine
             .list_message_move_tasks(&h.caller, &dlq_arn, None)
+            .await
             .unwrap();
         let moved = listed[0].approximate_number_of_messages_moved;
         assert!(moved > round, "progress kept: {listed:?}");
         assert_eq!(listed[0].approximate_number_of_messages_to_move, Some(6));
-        let (s, d) = (h.counts(&src), h.counts(&dlq));
+        let (s, d) = (h.counts(&src).await, h.counts(&dlq).await);
         assert_eq!(s.0 + s.1 + d.0 + d.1, 6, "no message lost or doubled");
         assert_eq!(s.0, moved, "moved count matches the source");
     }
@@ -318,6 +329,7 @@ async fn move_task_progress_survives_relocation_and_restarts() {
     let listed = h
         .engine
         .list_message_move_tasks(&h.caller, &dlq_arn, None)
+        .await
         .unwrap();
     assert_eq!(listed[0].status, "COMPLETED");
     assert_eq!(listed[0].approximate_number_of_messages_moved, 6);
@@ -330,7 +342,7 @@ async fn move_task_progress_survives_relocation_and_restarts() {
     back.sort();
     ids.sort();
     assert_eq!(back, ids);
-    assert_eq!(h.counts(&dlq), (0, 0, 0));
+    assert_eq!(h.counts(&dlq).await, (0, 0, 0));
 }
 
 /// ChangeMessageVisibility releases the message's `MessageReceived`: the
@@ -369,7 +381,11 @@ async fn receive_state_survives_visibility_change_and_reclamation() {
     churn(&h, &scratch).await;
     for _ in 0..2 {
         h.restart().await;
-        assert_eq!(h.counts(&q), (0, 1, 0), "still in flight, not delayed");
+        assert_eq!(
+            h.counts(&q).await,
+            (0, 1, 0),
+            "still in flight, not delayed"
+        );
     }
     // The handle of the current delivery still works after the restarts.
     h.engine

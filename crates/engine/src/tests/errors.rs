@@ -108,11 +108,11 @@ async fn missing_queue() {
         Err(EngineError::QueueDoesNotExist)
     ));
     assert!(matches!(
-        h.engine.get_queue_attributes(&h.caller, &q, &[]),
+        h.engine.get_queue_attributes(&h.caller, &q, &[]).await,
         Err(EngineError::QueueDoesNotExist)
     ));
     assert!(matches!(
-        h.engine.get_queue_url(&h.caller, "missing", None),
+        h.engine.get_queue_url(&h.caller, "missing", None).await,
         Err(EngineError::QueueDoesNotExist)
     ));
 }
@@ -254,7 +254,7 @@ async fn bodies_and_attributes() {
         ));
     }
     // Nothing of the above was stored.
-    assert_eq!(h.counts(&q), (0, 0, 0));
+    assert_eq!(h.counts(&q).await, (0, 0, 0));
 }
 
 #[tokio::test]
@@ -370,7 +370,7 @@ async fn batch_request_errors() {
             .await,
         Err(EngineError::InvalidBatchEntryId(_))
     ));
-    assert_eq!(h.counts(&q), (0, 0, 0));
+    assert_eq!(h.counts(&q).await, (0, 0, 0));
 }
 
 /// Standard queues refuse receives past 120,000 messages in flight.
@@ -400,7 +400,7 @@ async fn in_flight_limit_is_over_limit() {
         .await
         .unwrap_err();
     assert!(matches!(err, EngineError::OverLimit(_)), "{err:?}");
-    assert_eq!(h.counts(&q), (10, 120_000, 0));
+    assert_eq!(h.counts(&q).await, (10, 120_000, 0));
 }
 
 /// Message attribute names may use letters of any script; String and Number

@@ -80,7 +80,7 @@ async fn dedup_returns_original_even_after_delete_until_window_ends() {
         fourth.sequence_number.unwrap().parse::<u128>().unwrap()
             > first.sequence_number.unwrap().parse::<u128>().unwrap()
     );
-    let gauges = h.engine.queue_gauges();
+    let gauges = h.engine.queue_gauges().await.unwrap();
     assert_eq!(
         gauges
             .iter()
@@ -340,16 +340,7 @@ async fn delete_of_group_head_wakes_long_poll() {
     h.send_fifo(&q, "first", "G", "1").await;
     h.send_fifo(&q, "second", "G", "2").await;
     let head = h.receive(&q, 1).await.remove(0);
-    let engine = h.engine.clone();
-    let (caller, queue) = (h.caller.clone(), q.clone());
-    let waiter = tokio::spawn(async move {
-        let request = ReceiveRequest {
-            wait_time_seconds: Some(20),
-            ..Default::default()
-        };
-        engine.receive_message(&caller, &queue, request).await
-    });
-    tokio::task::yield_now().await;
+    let waiter = h.long_poll(&q).await;
     h.delete(&q, &head.receipt_handle).await;
     let got = tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
         .await
@@ -387,7 +378,7 @@ async fn explicit_zero_delay_is_accepted_and_the_queue_delay_applies() {
         .await
         .unwrap();
     assert!(batch.failed.is_empty(), "{:?}", batch.failed);
-    assert_eq!(h.counts(&q), (0, 0, 2), "the queue's delay applies");
+    assert_eq!(h.counts(&q).await, (0, 0, 2), "the queue's delay applies");
     h.advance_s(5);
     assert_eq!(h.receive(&q, 10).await.len(), 2);
     let mut delayed = fifo_entry("", Some("g"), Some("d3"));
@@ -432,7 +423,7 @@ async fn fifo_batch_without_group_or_dedup_fails_as_a_whole() {
             "{err:?}"
         );
     }
-    assert_eq!(h.counts(&q), (0, 0, 0), "nothing stored");
+    assert_eq!(h.counts(&q).await, (0, 0, 0), "nothing stored");
     // With content-based deduplication a missing dedup id is fine.
     let cbd = fifo(&h, "cbd.fifo", &[("ContentBasedDeduplication", "true")]).await;
     let ok = h
@@ -516,7 +507,7 @@ async fn fifo_delete_with_an_expired_handle_is_refused() {
         matches!(err, EngineError::InvalidParameterValue(ref m) if *m == expired(&first.receipt_handle)),
         "{err:?}"
     );
-    assert_eq!(h.counts(&q), (1, 0, 0), "not deleted");
+    assert_eq!(h.counts(&q).await, (1, 0, 0), "not deleted");
     let second = h.receive(&q, 1).await.remove(0);
     let batch = h
         .engine
@@ -534,7 +525,11 @@ async fn fifo_delete_with_an_expired_handle_is_refused() {
         matches!(batch.failed[0].error, EngineError::InvalidParameterValue(_)),
         "{batch:?}"
     );
-    assert_eq!(h.counts(&q), (0, 1, 0), "the newer delivery is untouched");
+    assert_eq!(
+        h.counts(&q).await,
+        (0, 1, 0),
+        "the newer delivery is untouched"
+    );
     h.delete(&q, &second.receipt_handle).await;
-    assert_eq!(h.counts(&q), (0, 0, 0));
+    assert_eq!(h.counts(&q).await, (0, 0, 0));
 }

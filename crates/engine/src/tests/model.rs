@@ -465,7 +465,7 @@ impl World {
         for q in 0..2 {
             self.model[q].expire(now);
             assert_eq!(
-                self.h.counts(&self.queues[q]),
+                self.h.counts(&self.queues[q]).await,
                 self.model[q].counts(now),
                 "counts of queue {q}"
             );

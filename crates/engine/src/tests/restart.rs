@@ -18,7 +18,7 @@ async fn messages_and_receive_state_survive_restart() {
     let deleted = h.receive(&q, 1).await.remove(0);
     h.delete(&q, &deleted.receipt_handle).await;
     h.restart().await;
-    assert_eq!(h.counts(&q), (0, 1, 1));
+    assert_eq!(h.counts(&q).await, (0, 1, 1));
     // The receipt handle from before the restart still works.
     h.engine
         .change_message_visibility(&h.caller, &q, &got.receipt_handle, 0)
@@ -30,7 +30,7 @@ async fn messages_and_receive_state_survive_restart() {
     assert_eq!(again[0].attributes["ApproximateReceiveCount"], "2");
     // Stale handle after restart: no effect.
     h.delete(&q, &got.receipt_handle).await;
-    assert_eq!(h.counts(&q), (0, 1, 1));
+    assert_eq!(h.counts(&q).await, (0, 1, 1));
     h.advance_s(60);
     let delayed = h.receive(&q, 10).await;
     assert_eq!(delayed.len(), 1);
@@ -45,7 +45,7 @@ async fn visibility_expiring_while_down_is_visible_after_restart() {
     h.receive(&q, 1).await;
     h.advance_s(31);
     h.restart().await;
-    assert_eq!(h.counts(&q), (1, 0, 0));
+    assert_eq!(h.counts(&q).await, (1, 0, 0));
 }
 
 /// E3 across a restart: messages whose retention ended while down are gone.
@@ -59,7 +59,7 @@ async fn retention_expiry_across_restart() {
     h.restart().await;
     h.advance_s(40);
     h.restart().await;
-    assert_eq!(h.counts(&q), (1, 0, 0));
+    assert_eq!(h.counts(&q).await, (1, 0, 0));
     let got = h.receive(&q, 10).await;
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].body, "young");
@@ -79,15 +79,18 @@ async fn queue_metadata_purge_and_delete_survive_restart() {
     h.send(&gone, "x").await;
     h.engine.delete_queue(&h.caller, &gone).await.unwrap();
     h.restart().await;
-    assert_eq!(h.attribute(&q, "DelaySeconds"), "3");
-    assert_eq!(h.engine.list_queue_tags(&h.caller, &q).unwrap()["k"], "v");
-    assert_eq!(h.counts(&q), (0, 0, 0));
+    assert_eq!(h.attribute(&q, "DelaySeconds").await, "3");
+    assert_eq!(
+        h.engine.list_queue_tags(&h.caller, &q).await.unwrap()["k"],
+        "v"
+    );
+    assert_eq!(h.counts(&q).await, (0, 0, 0));
     assert!(matches!(
         h.engine.purge_queue(&h.caller, &q).await,
         Err(EngineError::PurgeQueueInProgress(_))
     ));
     assert!(matches!(
-        h.engine.get_queue_url(&h.caller, "gone", None),
+        h.engine.get_queue_url(&h.caller, "gone", None).await,
         Err(EngineError::QueueDoesNotExist)
     ));
     assert!(matches!(
@@ -126,15 +129,15 @@ async fn compaction_keeps_state_and_reclaims_space() {
             h.delete(&q, &m.receipt_handle).await;
         }
     }
-    let before = h.engine.storage().stats().disk_bytes;
+    let before = h.engine.storage().unwrap().stats().disk_bytes;
     h.engine.tick().await.unwrap();
-    let after = h.engine.storage().stats().disk_bytes;
+    let after = h.engine.storage().unwrap().stats().disk_bytes;
     assert!(
         after < before,
         "compaction reclaimed space: {before} → {after}"
     );
     h.restart().await;
-    assert_eq!(h.counts(&q), (0, 1, 0));
+    assert_eq!(h.counts(&q).await, (0, 1, 0));
     h.engine
         .change_message_visibility(&h.caller, &q, &kept.receipt_handle, 0)
         .await
@@ -204,7 +207,7 @@ async fn compaction_of_fifo_and_dead_letter_messages() {
         }
     }
     h.engine.tick().await.unwrap();
-    let stats = h.engine.storage().stats();
+    let stats = h.engine.storage().unwrap().stats();
     assert!(stats.reclaimed_bytes > 0, "{stats:?}");
     h.restart().await;
     let moved = h.receive(&dlq, 10).await;
@@ -226,7 +229,7 @@ async fn compaction_of_fifo_and_dead_letter_messages() {
         duplicate.message_id, first.message_id,
         "dedup of a deleted message survives"
     );
-    assert_eq!(h.counts(&q), (0, 4, 0));
+    assert_eq!(h.counts(&q).await, (0, 4, 0));
 }
 
 /// E1 across restarts: a queue whose latest `QueueUpserted` record sits in a
@@ -267,9 +270,9 @@ async fn messages_older_than_the_latest_queue_record_survive_restart() {
     h.engine.tick().await.unwrap();
     h.engine.tick().await.unwrap();
     h.restart().await;
-    assert_eq!(h.attribute(&q, "VisibilityTimeout"), "46");
+    assert_eq!(h.attribute(&q, "VisibilityTimeout").await, "46");
     assert_eq!(
-        h.counts(&q),
+        h.counts(&q).await,
         (1, 0, 0),
         "the message sent before the last upsert"
     );
@@ -277,5 +280,5 @@ async fn messages_older_than_the_latest_queue_record_survive_restart() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].message_id, kept.message_id);
     h.restart().await;
-    assert_eq!(h.counts(&q), (0, 1, 0));
+    assert_eq!(h.counts(&q).await, (0, 1, 0));
 }

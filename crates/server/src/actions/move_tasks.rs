@@ -27,12 +27,13 @@ pub(super) async fn cancel(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError
     ))
 }
 
-pub(super) fn list(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> {
+pub(super) async fn list(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> {
     let source = p.required_str("SourceArn")?;
     let max = p.int("MaxResults")?;
     let tasks = ctx
         .engine
-        .list_message_move_tasks(&ctx.caller, &source, max)?;
+        .list_message_move_tasks(&ctx.caller, &source, max)
+        .await?;
     let to_int = |n: u64| Out::Int(i64::try_from(n).unwrap_or(i64::MAX));
     let results = tasks
         .into_iter()

@@ -17,23 +17,25 @@ pub(super) async fn create_queue(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, Sq
     Ok(Out::object().with("QueueUrl", Out::Str(ctx.url(&queue))))
 }
 
-pub(super) fn get_queue_url(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> {
+pub(super) async fn get_queue_url(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> {
     let name = p.required_str("QueueName")?;
     tracing::Span::current().record("queue", name.as_str());
     let owner = p.str("QueueOwnerAWSAccountId")?;
     let queue = ctx
         .engine
-        .get_queue_url(&ctx.caller, &name, owner.as_deref())?;
+        .get_queue_url(&ctx.caller, &name, owner.as_deref())
+        .await?;
     Ok(Out::object().with("QueueUrl", Out::Str(ctx.url(&queue))))
 }
 
-pub(super) fn list_queues(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> {
+pub(super) async fn list_queues(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> {
     let prefix = p.str("QueueNamePrefix")?;
     let max = p.int("MaxResults")?;
     let token = p.str("NextToken")?;
     let page = ctx
         .engine
-        .list_queues(&ctx.caller, prefix.as_deref(), max, token.as_deref())?;
+        .list_queues(&ctx.caller, prefix.as_deref(), max, token.as_deref())
+        .await?;
     let mut out = Out::object();
     if !page.items.is_empty() {
         out = out.with_xml("QueueUrls", "QueueUrl", url_list(ctx, &page.items));
@@ -53,12 +55,13 @@ pub(super) async fn purge_queue(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, Sqs
     Ok(Out::object())
 }
 
-pub(super) fn get_queue_attributes(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> {
+pub(super) async fn get_queue_attributes(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> {
     let queue = ctx.queue(&p)?;
     let names = p.str_list("AttributeNames", "AttributeName")?;
     let attributes = ctx
         .engine
-        .get_queue_attributes(&ctx.caller, &queue, &names)?;
+        .get_queue_attributes(&ctx.caller, &queue, &names)
+        .await?;
     let mut out = Out::object();
     if !attributes.is_empty() {
         out = out.with_xml(
@@ -85,9 +88,9 @@ pub(super) async fn set_queue_attributes(ctx: &Ctx<'_>, p: Params<'_>) -> Result
     Ok(Out::object())
 }
 
-pub(super) fn list_queue_tags(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> {
+pub(super) async fn list_queue_tags(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Out, SqsError> {
     let queue = ctx.queue(&p)?;
-    let tags = ctx.engine.list_queue_tags(&ctx.caller, &queue)?;
+    let tags = ctx.engine.list_queue_tags(&ctx.caller, &queue).await?;
     let mut out = Out::object();
     if !tags.is_empty() {
         out = out.with_xml(
@@ -142,16 +145,17 @@ pub(super) async fn remove_permission(ctx: &Ctx<'_>, p: Params<'_>) -> Result<Ou
     Ok(Out::object())
 }
 
-pub(super) fn list_dead_letter_source_queues(
+pub(super) async fn list_dead_letter_source_queues(
     ctx: &Ctx<'_>,
     p: Params<'_>,
 ) -> Result<Out, SqsError> {
     let queue = ctx.queue(&p)?;
     let max = p.int("MaxResults")?;
     let token = p.str("NextToken")?;
-    let page =
-        ctx.engine
-            .list_dead_letter_source_queues(&ctx.caller, &queue, max, token.as_deref())?;
+    let page = ctx
+        .engine
+        .list_dead_letter_source_queues(&ctx.caller, &queue, max, token.as_deref())
+        .await?;
     Ok(Out::object()
         .with_xml("queueUrls", "QueueUrl", url_list(ctx, &page.items))
         .opt("NextToken", page.next_token.map(Out::Str)))

@@ -63,8 +63,15 @@ fn check_target(dir: &Path) -> Result<(), AdminError> {
 /// Copies the log of `engine`'s storage into `dir` (see the module docs);
 /// answers a [`BackupAnswer`].
 pub async fn backup(engine: &Engine, dir: PathBuf) -> Result<Value, AdminError> {
+    // Only the embedded store has a log to copy; another store (PostgreSQL)
+    // is backed up with its own tools.
+    let Some(storage) = engine.storage().cloned() else {
+        return Err(AdminError::BadRequest(
+            "this broker keeps its queues in an external store: back that store up with its own tools"
+                .to_owned(),
+        ));
+    };
     check_target(&dir)?;
-    let storage = engine.storage().clone();
     // The copy is blocking file I/O: keep it off the async workers. A
     // spawned task also finishes the backup if the caller goes away.
     let runtime = tokio::runtime::Handle::current();

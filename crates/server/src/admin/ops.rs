@@ -95,10 +95,10 @@ pub async fn execute(
     request: Request,
 ) -> Result<Value, AdminError> {
     match request {
-        Request::ListQueues => Ok(json!({ "queues": list_queues(engine, scope) })),
+        Request::ListQueues => Ok(json!({ "queues": list_queues(engine, scope).await? })),
         Request::Peek { queue, max, after } => {
-            let queue = resolve(engine, scope, &queue)?;
-            let page = engine.peek_messages(&queue, after.as_deref(), max)?;
+            let queue = resolve(engine, scope, &queue).await?;
+            let page = engine.peek_messages(&queue, after.as_deref(), max).await?;
             let messages: Vec<MessageLine> = page
                 .items
                 .into_iter()
@@ -107,14 +107,14 @@ pub async fn execute(
             Ok(json!({ "messages": messages, "next": page.next_token }))
         }
         Request::Purge { queue } => {
-            let queue = resolve(engine, scope, &queue)?;
+            let queue = resolve(engine, scope, &queue).await?;
             engine.purge_queue(&owner(&queue), &queue).await?;
             Ok(json!({ "purged": queue_name(&queue) }))
         }
         Request::Redrive { queue, to } => {
-            let source = resolve(engine, scope, &queue)?;
+            let source = resolve(engine, scope, &queue).await?;
             let destination = match to {
-                Some(to) => Some(engine.queue_arn(&resolve(engine, scope, &to)?)),
+                Some(to) => Some(engine.queue_arn(&resolve(engine, scope, &to).await?)),
                 None => None,
             };
             let handle = engine
@@ -128,12 +128,10 @@ pub async fn execute(
             Ok(json!({ "task_handle": handle }))
         }
         Request::MoveTask { queue } => {
-            let source = resolve(engine, scope, &queue)?;
-            let tasks = engine.list_message_move_tasks(
-                &owner(&source),
-                &engine.queue_arn(&source),
-                Some(1),
-            )?;
+            let source = resolve(engine, scope, &queue).await?;
+            let tasks = engine
+                .list_message_move_tasks(&owner(&source), &engine.queue_arn(&source), Some(1))
+                .await?;
             let task = tasks.first().map(|t| {
                 json!({
                     "status": t.status,
@@ -148,8 +146,8 @@ pub async fn execute(
             Ok(json!({ "task": task }))
         }
         Request::DescribeQueue { queue } => {
-            let queue = resolve(engine, scope, &queue)?;
-            Ok(serde_json::to_value(describe(engine, &queue)?)?)
+            let queue = resolve(engine, scope, &queue).await?;
+            Ok(serde_json::to_value(describe(engine, &queue).await?)?)
         }
         Request::ImportQueue {
             line,
@@ -196,7 +194,7 @@ fn scoped(scope: &Scope, account: &str, name: &str) -> Result<QueueRef, AdminErr
 /// ElasticMQ's `…/queue/name`) to an existing queue the scope may touch. A
 /// bare name means the scope's account, or (unrestricted) the one queue of
 /// that name in any account.
-pub fn resolve(engine: &Engine, scope: &Scope, text: &str) -> Result<QueueRef, AdminError> {
+pub async fn resolve(engine: &Engine, scope: &Scope, text: &str) -> Result<QueueRef, AdminError> {
     // An empty caller account marks "no account given".
     let parsed = crate::queue_url::parse(text, "")
         .map_err(|_| AdminError::BadRequest(format!("`{text}` names no queue")))?;
@@ -204,6 +202,7 @@ pub fn resolve(engine: &Engine, scope: &Scope, text: &str) -> Result<QueueRef, A
     let account = Some(parsed.account.as_str()).filter(|a| !a.is_empty());
     let candidates: Vec<QueueRef> = engine
         .queue_gauges()
+        .await?
         .into_iter()
         .map(|g| g.queue)
         .filter(|q| q.name == name && account.is_none_or(|a| q.account == a))
@@ -237,14 +236,15 @@ pub struct QueueStats {
     pub dead_letter: bool,
 }
 
-fn list_queues(engine: &Engine, scope: &Scope) -> Vec<QueueStats> {
+async fn list_queues(engine: &Engine, scope: &Scope) -> Result<Vec<QueueStats>, AdminError> {
     let gauges: Vec<_> = engine
         .queue_gauges()
+        .await?
         .into_iter()
         .filter(|g| allowed(scope, &g.queue.account))
         .collect();
-    let dead_letter = crate::metrics::dead_letter_queues(engine, &gauges);
-    gauges
+    let dead_letter = crate::metrics::dead_letter_queues(engine, &gauges).await;
+    Ok(gauges
         .into_iter()
         .map(|g| QueueStats {
             dead_letter: dead_letter.contains(&g.queue),
@@ -255,14 +255,16 @@ fn list_queues(engine: &Engine, scope: &Scope) -> Vec<QueueStats> {
             delayed: g.delayed,
             oldest_age_seconds: g.oldest_message_age_seconds,
         })
-        .collect()
+        .collect())
 }
 
-fn describe(engine: &Engine, queue: &QueueRef) -> Result<QueueLine, AdminError> {
+async fn describe(engine: &Engine, queue: &QueueRef) -> Result<QueueLine, AdminError> {
     let caller = owner(queue);
-    let mut attributes = engine.get_queue_attributes(&caller, queue, &["All".to_owned()])?;
+    let mut attributes = engine
+        .get_queue_attributes(&caller, queue, &["All".to_owned()])
+        .await?;
     attributes.retain(|k, _| !engine::READ_ONLY_QUEUE_ATTRIBUTES.contains(&k.as_str()));
-    let tags = engine.list_queue_tags(&caller, queue)?;
+    let tags = engine.list_queue_tags(&caller, queue).await?;
     Ok(QueueLine {
         account: queue.account.clone(),
         name: queue.name.clone(),
@@ -294,7 +296,10 @@ async fn import_queue(
             .await?;
         return Ok(json!({ "changed": true }));
     }
-    match engine.get_queue_url(&caller, &queue.name, Some(&queue.account)) {
+    match engine
+        .get_queue_url(&caller, &queue.name, Some(&queue.account))
+        .await
+    {
         Ok(_) => Ok(json!({ "created": false })),
         Err(EngineError::QueueDoesNotExist) => {
             engine

@@ -45,25 +45,34 @@ fn finish(console: &Shared, operator: &Operator, location: &str, outcome: Outcom
     html::redirect(location)
 }
 
-/// The queue named in the path, if it exists and the operator may see it.
-fn target(console: &Shared, operator: &Operator, account: &str, name: &str) -> Option<QueueRef> {
-    console.gauges_of(operator, account, name).map(|g| g.queue)
+/// The queue named in the path, if it exists and the operator may see it;
+/// otherwise why not, as the flash text.
+async fn target(
+    console: &Shared,
+    operator: &Operator,
+    account: &str,
+    name: &str,
+) -> Result<QueueRef, String> {
+    match console.gauges_of(operator, account, name).await {
+        Ok(Some(g)) => Ok(g.queue),
+        Ok(None) => {
+            Err("There is no such queue (or it belongs to an account you cannot see).".into())
+        }
+        Err(e) => Err(engine_error(&e)),
+    }
 }
 
-fn no_queue(console: &Shared, operator: &Operator) -> Response {
-    finish(
-        console,
-        operator,
-        "/console/",
-        Err("There is no such queue (or it belongs to an account you cannot see).".into()),
-    )
+/// Back to the queue list with why the queue in the path cannot be used.
+fn no_queue(console: &Shared, operator: &Operator, why: String) -> Response {
+    finish(console, operator, "/console/", Err(why))
 }
 
 /// Runs `action` on the queue in the path, then redirects back to its page.
 macro_rules! on_queue {
     ($console:ident, $operator:ident, $account:ident, $name:ident, |$queue:ident| $action:expr) => {{
-        let Some($queue) = target(&$console, &$operator, &$account, &$name) else {
-            return no_queue(&$console, &$operator);
+        let $queue = match target(&$console, &$operator, &$account, &$name).await {
+            Ok(queue) => queue,
+            Err(why) => return no_queue(&$console, &$operator, why),
         };
         let outcome: Outcome = $action;
         finish(&$console, &$operator, &queue_path(&$queue), outcome)
@@ -242,7 +251,11 @@ pub(crate) async fn set_attributes(
     on_queue!(console, operator, account, name, |queue| {
         let caller = owner(&queue, &operator);
         let all = ["All".to_owned()];
-        match console.engine.get_queue_attributes(&caller, &queue, &all) {
+        match console
+            .engine
+            .get_queue_attributes(&caller, &queue, &all)
+            .await
+        {
             Err(e) => Err(engine_error(&e)),
             Ok(current) => {
                 let changes: BTreeMap<String, String> = editable_names()
@@ -357,8 +370,9 @@ pub(crate) async fn delete_queue(
     Path((account, name)): Path<(String, String)>,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    let Some(queue) = target(&console, &operator, &account, &name) else {
-        return no_queue(&console, &operator);
+    let queue = match target(&console, &operator, &account, &name).await {
+        Ok(queue) => queue,
+        Err(why) => return no_queue(&console, &operator, why),
     };
     if form.confirm_name.trim() != queue.name {
         return finish(

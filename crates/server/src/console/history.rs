@@ -162,6 +162,9 @@ pub(crate) async fn run_sampler(engine: engine::Engine, history: std::sync::Arc<
     ticks.tick().await; // the first tick is immediate: no bucket has passed yet
     loop {
         ticks.tick().await;
-        history.sample(&engine.queue_gauges());
+        // A failed read of the store leaves a gap in the chart.
+        if let Ok(gauges) = engine.queue_gauges().await {
+            history.sample(&gauges);
+        }
     }
 }

@@ -61,7 +61,7 @@ pub(crate) async fn page(
          <div id=\"queues\" data-refresh=\"{url}\">{table}</div>",
         f = esc(&filter),
         url = esc(&fragment_url(&filter, query.page())),
-        table = table(&console, &operator, &filter, query.page()),
+        table = table(&console, &operator, &filter, query.page()).await,
     );
     if !console.config.read_only {
         let _ = write!(
@@ -93,7 +93,7 @@ pub(crate) async fn fragment(
     Extension(operator): Extension<Operator>,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    html::fragment(table(&console, &operator, &query.filter(), query.page()))
+    html::fragment(table(&console, &operator, &query.filter(), query.page()).await)
 }
 
 fn fragment_url(filter: &str, page: usize) -> String {
@@ -119,12 +119,20 @@ fn visible(operator: &Operator, all: &[QueueGauges], filter: &str) -> Vec<usize>
 }
 
 /// The table (caption, rows, pager) for one page.
-fn table(console: &Shared, operator: &Operator, filter: &str, page: usize) -> String {
-    let all = console.engine.queue_gauges();
+async fn table(console: &Shared, operator: &Operator, filter: &str, page: usize) -> String {
+    let all = match console.engine.queue_gauges().await {
+        Ok(all) => all,
+        Err(e) => {
+            return format!(
+                "<p class=\"flash error\">The queues cannot be read: {}</p>",
+                esc(&e.to_string())
+            )
+        }
+    };
     let shown = visible(operator, &all, filter);
     let pages = shown.len().div_ceil(PAGE_SIZE).max(1);
     let page = page.clamp(1, pages);
-    let dead_letters = console.dead_letters(&all);
+    let dead_letters = console.dead_letters(&all).await;
     let accounts: BTreeSet<&str> = shown
         .iter()
         .filter_map(|&i| all.get(i))
@@ -160,6 +168,7 @@ fn table(console: &Shared, operator: &Operator, filter: &str, page: usize) -> St
         let retention_secs = console
             .engine
             .get_queue_attributes(&owner(q, operator), q, &retention)
+            .await
             .ok()
             .and_then(|a| a.get("MessageRetentionPeriod").and_then(|v| v.parse().ok()));
         let _ = write!(

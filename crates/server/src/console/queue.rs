@@ -124,6 +124,30 @@ fn not_found() -> Response {
     )
 }
 
+/// The page for an engine failure (the store could not be read).
+fn failed(e: &engine::EngineError) -> Response {
+    let code = crate::error::engine_code(e);
+    html::error_page(
+        code.status,
+        "The queue cannot be read",
+        &format!("{}: {e}", code.legacy),
+    )
+}
+
+/// The gauges of the queue in the path, or the page to answer instead.
+async fn find(
+    console: &Shared,
+    operator: &Operator,
+    account: &str,
+    name: &str,
+) -> Result<QueueGauges, Response> {
+    match console.gauges_of(operator, account, name).await {
+        Ok(Some(gauges)) => Ok(gauges),
+        Ok(None) => Err(not_found()),
+        Err(e) => Err(failed(&e)),
+    }
+}
+
 /// `GET /console/queues/{account}/{name}`.
 pub(crate) async fn page(
     State(console): State<Shared>,
@@ -131,14 +155,21 @@ pub(crate) async fn page(
     Path((account, name)): Path<(String, String)>,
     Query(query): Query<PeekQuery>,
 ) -> Response {
-    let Some(gauges) = console.gauges_of(&operator, &account, &name) else {
-        return not_found();
+    let gauges = match find(&console, &operator, &account, &name).await {
+        Ok(gauges) => gauges,
+        Err(page) => return page,
     };
     let queue = gauges.queue.clone();
     let caller = owner(&queue, &operator);
     let all = ["All".to_owned()];
-    let Ok(attributes) = console.engine.get_queue_attributes(&caller, &queue, &all) else {
-        return not_found();
+    let attributes = match console
+        .engine
+        .get_queue_attributes(&caller, &queue, &all)
+        .await
+    {
+        Ok(attributes) => attributes,
+        Err(engine::EngineError::QueueDoesNotExist) => return not_found(),
+        Err(e) => return failed(&e),
     };
     let path = queue_path(&queue);
     let writable = !console.config.read_only;
@@ -153,15 +184,15 @@ pub(crate) async fn page(
         account = esc(&queue.account),
         arn = esc(attributes.get("QueueArn").map_or("", String::as_str)),
         live_url = esc(&format!("{path}/live")),
-        live = live_html(&console, &operator, &gauges),
+        live = live_html(&console, &operator, &gauges).await,
     );
-    peek_section(&mut body, &console, &operator, &queue, &query.after);
+    peek_section(&mut body, &console, &operator, &queue, &query.after).await;
     if writable {
         send_section(&mut body, &operator, &path, fifo);
     }
-    redrive_section(&mut body, &console, &operator, &queue, &attributes);
+    redrive_section(&mut body, &console, &operator, &queue, &attributes).await;
     attributes_section(&mut body, &operator, &path, &attributes, fifo, writable);
-    tags_section(&mut body, &console, &operator, &queue, writable);
+    tags_section(&mut body, &console, &operator, &queue, writable).await;
     if writable {
         danger_section(&mut body, &operator, &path, &queue.name);
     }
@@ -174,13 +205,13 @@ pub(crate) async fn live(
     Extension(operator): Extension<Operator>,
     Path((account, name)): Path<(String, String)>,
 ) -> Response {
-    match console.gauges_of(&operator, &account, &name) {
-        Some(gauges) => html::fragment(live_html(&console, &operator, &gauges)),
-        None => not_found(),
+    match find(&console, &operator, &account, &name).await {
+        Ok(gauges) => html::fragment(live_html(&console, &operator, &gauges).await),
+        Err(page) => page,
     }
 }
 
-fn live_html(console: &Shared, operator: &Operator, g: &QueueGauges) -> String {
+async fn live_html(console: &Shared, operator: &Operator, g: &QueueGauges) -> String {
     let mut out = String::with_capacity(8 * 1024);
     let _ = write!(
         out,
@@ -203,6 +234,7 @@ fn live_html(console: &Shared, operator: &Operator, g: &QueueGauges) -> String {
     let tasks = console
         .engine
         .list_message_move_tasks(&owner(&g.queue, operator), &arn, Some(10))
+        .await
         .unwrap_or_default();
     if !tasks.is_empty() {
         move_tasks_html(&mut out, console, operator, &g.queue, &tasks);
@@ -260,7 +292,7 @@ fn move_tasks_html(
     out.push_str("</tbody></table>");
 }
 
-fn peek_section(
+async fn peek_section(
     out: &mut String,
     console: &Shared,
     operator: &Operator,
@@ -276,7 +308,7 @@ fn peek_section(
         esc(&format!("{path}?after={}", url_param(after)))
     );
     let cursor = (!after.is_empty()).then_some(after);
-    match console.engine.peek_messages(queue, cursor, PEEK_PAGE) {
+    match console.engine.peek_messages(queue, cursor, PEEK_PAGE).await {
         Err(e) => {
             let _ = write!(out, "<p class=\"flash error\">{}</p>", esc(&e.to_string()));
         }
@@ -347,15 +379,15 @@ fn send_section(out: &mut String, operator: &Operator, path: &str, fifo: bool) {
     out.push_str("</fieldset><button type=\"submit\">Send message</button></form></section>");
 }
 
-fn redrive_section(
+async fn redrive_section(
     out: &mut String,
     console: &Shared,
     operator: &Operator,
     queue: &QueueRef,
     attributes: &BTreeMap<String, String>,
 ) {
-    let all = console.engine.queue_gauges();
-    let dead_letters = console.dead_letters(&all);
+    let all = console.engine.queue_gauges().await.unwrap_or_default();
+    let dead_letters = console.dead_letters(&all).await;
     let Some(sources) = dead_letters.sources.get(queue) else {
         if let Some(target) = dead_letters.targets.get(queue) {
             let _ = write!(
@@ -491,7 +523,7 @@ fn attributes_section(
     out.push_str("</dl></details></section>");
 }
 
-fn tags_section(
+async fn tags_section(
     out: &mut String,
     console: &Shared,
     operator: &Operator,
@@ -502,6 +534,7 @@ fn tags_section(
     let tags = console
         .engine
         .list_queue_tags(&owner(queue, operator), queue)
+        .await
         .unwrap_or_default();
     out.push_str("<section aria-labelledby=\"tags-h\" class=\"card\"><h2 id=\"tags-h\">Tags</h2>");
     if tags.is_empty() {
@@ -584,15 +617,16 @@ pub(crate) async fn message(
     Path((account, name)): Path<(String, String)>,
     Query(query): Query<MessageQuery>,
 ) -> Response {
-    let Some(gauges) = console.gauges_of(&operator, &account, &name) else {
-        return not_found();
+    let queue = match find(&console, &operator, &account, &name).await {
+        Ok(gauges) => gauges.queue,
+        Err(page) => return page,
     };
-    let queue = gauges.queue;
     let cursor = (!query.after.is_empty()).then_some(query.after.as_str());
     let max = query.index.min(peek::PEEK_PAGE * 10) + 1;
     let found = console
         .engine
         .peek_messages(&queue, cursor, max)
+        .await
         .ok()
         .and_then(|page| page.items.into_iter().find(|m| m.message_id == query.id));
     let back = format!(

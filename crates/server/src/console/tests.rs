@@ -270,9 +270,10 @@ impl TestConsole {
     }
 
     /// GetQueueAttributes `name` as a number.
-    pub(crate) fn attribute(&self, queue: &QueueRef, name: &str) -> String {
+    pub(crate) async fn attribute(&self, queue: &QueueRef, name: &str) -> String {
         self.engine
             .get_queue_attributes(&Self::caller(&queue.account), queue, &[name.to_owned()])
+            .await
             .unwrap()
             .remove(name)
             .unwrap_or_default()

@@ -28,15 +28,30 @@ pub(crate) struct Snapshot {
 }
 
 impl Snapshot {
-    /// Reads the engine.
-    pub(crate) fn collect(engine: &engine::Engine) -> Snapshot {
-        let queues = engine.queue_gauges();
-        let dead_letter = dead_letter_queues(engine, &queues);
+    /// Reads the engine's queues (the storage figures come from [`Snapshot::read_storage`]).
+    pub(crate) async fn collect(engine: &engine::Engine) -> Snapshot {
+        let queues = match engine.queue_gauges().await {
+            Ok(queues) => queues,
+            Err(error) => {
+                tracing::warn!(%error, "reading the queues for metrics failed");
+                Vec::new()
+            }
+        };
+        let dead_letter = dead_letter_queues(engine, &queues).await;
         Snapshot {
             queues,
             dead_letter,
-            storage: engine.storage().stats(),
-            poisoned: matches!(engine.health(), storage::Health::Poisoned(_)),
+            // Read by `read_storage` (blocking: the index size is on disk).
+            storage: storage::StorageStats::default(),
+            poisoned: matches!(engine.health(), engine::store::StoreHealth::Failed(_)),
+        }
+    }
+
+    /// Reads the storage figures (blocking file-system calls).
+    pub(crate) fn read_storage(&mut self, engine: &engine::Engine) {
+        // Only the embedded store has a log (another store has no WAL figures).
+        if let Some(storage) = engine.storage() {
+            self.storage = storage.stats();
         }
     }
 
@@ -56,11 +71,12 @@ impl Snapshot {
 }
 
 /// Finds the dead-letter queues: the targets of every RedrivePolicy.
-pub(crate) fn dead_letter_queues(
+pub(crate) async fn dead_letter_queues(
     engine: &engine::Engine,
     queues: &[QueueGauges],
 ) -> HashSet<QueueRef> {
     redrive_pairs(engine, queues)
+        .await
         .into_iter()
         .map(|(_, target)| target)
         .collect()
@@ -68,7 +84,7 @@ pub(crate) fn dead_letter_queues(
 
 /// `(source, dead-letter target)` of every queue in `queues` with a
 /// RedrivePolicy (read as the queue's owner).
-pub(crate) fn redrive_pairs(
+pub(crate) async fn redrive_pairs(
     engine: &engine::Engine,
     queues: &[QueueGauges],
 ) -> Vec<(QueueRef, QueueRef)> {
@@ -79,7 +95,7 @@ pub(crate) fn redrive_pairs(
             account: q.queue.account.clone(),
             sender_id: q.queue.account.clone(),
         };
-        let Ok(attributes) = engine.get_queue_attributes(&owner, &q.queue, &names) else {
+        let Ok(attributes) = engine.get_queue_attributes(&owner, &q.queue, &names).await else {
             continue; // deleted between the two calls
         };
         if let Some(target) = attributes

@@ -443,7 +443,7 @@ async fn render_follows_a_real_engine() {
     }
 
     let labels = |name: &'static str| [("queue", name), ("account", "210987654321")];
-    let text = render(&engine);
+    let text = render(&engine).await;
     assert_eq!(
         sample(&text, QUEUE_VISIBLE, &labels("engine-src")),
         Some(2.0)
@@ -464,7 +464,7 @@ async fn render_follows_a_real_engine() {
     );
 
     engine.delete_queue(&caller, &src).await.unwrap();
-    let text = render(&engine);
+    let text = render(&engine).await;
     assert!(!text.contains("engine-src"), "{text}");
     assert_eq!(
         sample(&text, QUEUE_VISIBLE, &labels("engine-dlq")),

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 
+mod contract;
 mod failover;
 mod faults;
 mod methods;

@@ -103,8 +103,8 @@ async fn with_credentials_every_route_refuses_without_a_session() {
         }
     }
     // Nothing was changed by any of those requests.
-    assert_eq!(t.attribute(&q, "ApproximateNumberOfMessages"), "1");
-    assert_eq!(t.engine.queue_gauges().len(), 1);
+    assert_eq!(t.attribute(&q, "ApproximateNumberOfMessages").await, "1");
+    assert_eq!(t.engine.queue_gauges().await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -158,7 +158,7 @@ async fn anonymous_mode_answers_loopback_only() {
         )
         .await;
     assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
-    assert_eq!(t.attribute(&q, "ApproximateNumberOfMessages"), "2");
+    assert_eq!(t.attribute(&q, "ApproximateNumberOfMessages").await, "2");
     // Also through [::1] and localhost names.
     for host in ["localhost:9324", "[::1]:9324", "127.0.0.2"] {
         let req = Request::get("/console/")
@@ -191,7 +191,7 @@ async fn anonymous_mode_needs_no_sign_in_and_has_no_sign_in_form() {
     // A POST without any session is refused (no token to check it with).
     let r = t.post("/console/queues", "", &[("name", "x")]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    assert!(t.engine.queue_gauges().is_empty());
+    assert!(t.engine.queue_gauges().await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -297,7 +297,7 @@ async fn every_change_needs_the_csrf_token_from_the_same_origin() {
             "{name}: {value}"
         );
     }
-    assert_eq!(t.attribute(&q, "ApproximateNumberOfMessages"), "1");
+    assert_eq!(t.attribute(&q, "ApproximateNumberOfMessages").await, "1");
     // The header form (for scripts) and the form field both work.
     let req = Request::post(&purge)
         .header("host", "127.0.0.1:9324")
@@ -309,7 +309,7 @@ async fn every_change_needs_the_csrf_token_from_the_same_origin() {
         .unwrap();
     let r = t.send_from(loopback(), req).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    assert_eq!(t.attribute(&q, "ApproximateNumberOfMessages"), "0");
+    assert_eq!(t.attribute(&q, "ApproximateNumberOfMessages").await, "0");
 }
 
 #[tokio::test]
@@ -337,7 +337,10 @@ async fn an_operator_sees_and_changes_only_their_own_account() {
         )
         .await;
     assert_eq!(r.location(), "/console/");
-    assert_eq!(t.attribute(&theirs, "ApproximateNumberOfMessages"), "1");
+    assert_eq!(
+        t.attribute(&theirs, "ApproximateNumberOfMessages").await,
+        "1"
+    );
     // A queue created from the console lands in the operator's account.
     let r = t
         .post(
@@ -417,8 +420,8 @@ async fn read_only_mode_refuses_every_change_but_still_peeks() {
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    assert_eq!(t.attribute(&q, "ApproximateNumberOfMessages"), "1");
-    assert_eq!(t.engine.queue_gauges().len(), 1);
+    assert_eq!(t.attribute(&q, "ApproximateNumberOfMessages").await, "1");
+    assert_eq!(t.engine.queue_gauges().await.unwrap().len(), 1);
 }
 
 #[tokio::test]

@@ -223,13 +223,14 @@ async fn peek_changes_nothing_and_renders_messages_safely() {
                 .unwrap();
         }
     }
-    let counts = |t: &TestConsole| {
+    async fn counts(t: &TestConsole, q: &QueueRef) -> (String, String) {
         (
-            t.attribute(&q, "ApproximateNumberOfMessages"),
-            t.attribute(&q, "ApproximateNumberOfMessagesNotVisible"),
+            t.attribute(q, "ApproximateNumberOfMessages").await,
+            t.attribute(q, "ApproximateNumberOfMessagesNotVisible")
+                .await,
         )
-    };
-    let before = counts(&t);
+    }
+    let before = counts(&t, &q).await;
     assert_eq!(before, ("2".into(), "1".into()));
 
     let (cookie, _) = t.session("").await;
@@ -261,7 +262,7 @@ async fn peek_changes_nothing_and_renders_messages_safely() {
 
     // Nothing changed: same counts, and each visible message's first real
     // receive reports the count the earlier receive left (1), not more.
-    assert_eq!(counts(&t), before);
+    assert_eq!(counts(&t, &q).await, before);
     let again = t.receive(&q, 10, 600).await;
     assert_eq!(again.len(), 2, "the in-flight message stays invisible");
     for m in again {
@@ -310,7 +311,10 @@ async fn send_delete_purge_create_and_delete_through_the_console() {
         account: ANON.into(),
         name: "made.fifo".into(),
     };
-    assert_eq!(t.attribute(&fifo, "ContentBasedDeduplication"), "true");
+    assert_eq!(
+        t.attribute(&fifo, "ContentBasedDeduplication").await,
+        "true"
+    );
 
     // Send with attributes; the SQS API receives exactly that.
     let send = format!("{}/send", page_of(&made));
@@ -397,7 +401,7 @@ async fn send_delete_purge_create_and_delete_through_the_console() {
 
     // Delete one message from peek.
     let id = t.send_body(&made, "delete me").await;
-    assert_eq!(t.attribute(&made, "ApproximateNumberOfMessages"), "2");
+    assert_eq!(t.attribute(&made, "ApproximateNumberOfMessages").await, "2");
     let delete = format!("{}/messages/delete", page_of(&made));
     let said = act(
         &t,
@@ -407,7 +411,7 @@ async fn send_delete_purge_create_and_delete_through_the_console() {
     )
     .await;
     assert_eq!(said, format!("Deleted message {id}."));
-    assert_eq!(t.attribute(&made, "ApproximateNumberOfMessages"), "1");
+    assert_eq!(t.attribute(&made, "ApproximateNumberOfMessages").await, "1");
     let said = act(
         &t,
         &cookie,
@@ -421,10 +425,10 @@ async fn send_delete_purge_create_and_delete_through_the_console() {
     let purge = format!("{}/purge", page_of(&made));
     let said = act(&t, &cookie, &purge, &[("csrf", &csrf)]).await;
     assert!(said.starts_with("Nothing purged"), "{said}");
-    assert_eq!(t.attribute(&made, "ApproximateNumberOfMessages"), "1");
+    assert_eq!(t.attribute(&made, "ApproximateNumberOfMessages").await, "1");
     let said = act(&t, &cookie, &purge, &[("csrf", &csrf), ("confirm", "yes")]).await;
     assert_eq!(said, "Purged made.");
-    assert_eq!(t.attribute(&made, "ApproximateNumberOfMessages"), "0");
+    assert_eq!(t.attribute(&made, "ApproximateNumberOfMessages").await, "0");
     let said = act(&t, &cookie, &purge, &[("csrf", &csrf), ("confirm", "yes")]).await;
     assert!(
         said.starts_with("AWS.SimpleQueueService.PurgeQueueInProgress:"),
@@ -450,7 +454,7 @@ async fn send_delete_purge_create_and_delete_through_the_console() {
         .await;
     assert_eq!(r.location(), "/console/");
     assert_eq!(flash(&t, "/console/", &cookie).await, "Deleted queue made.");
-    assert_eq!(t.engine.queue_gauges().len(), 1);
+    assert_eq!(t.engine.queue_gauges().await.unwrap().len(), 1);
     assert_eq!(
         t.get(&page_of(&made), &cookie).await.status,
         StatusCode::NOT_FOUND
@@ -492,7 +496,7 @@ async fn attributes_and_tags_are_edited_with_the_sqs_validation() {
     )
     .await;
     assert!(said.starts_with("InvalidAttributeValue:"), "{said}");
-    assert_eq!(t.attribute(&q, "VisibilityTimeout"), "30");
+    assert_eq!(t.attribute(&q, "VisibilityTimeout").await, "30");
     let said = act(
         &t,
         &cookie,
@@ -505,7 +509,7 @@ async fn attributes_and_tags_are_edited_with_the_sqs_validation() {
     )
     .await;
     assert_eq!(said, "Saved VisibilityTimeout.");
-    assert_eq!(t.attribute(&q, "VisibilityTimeout"), "45");
+    assert_eq!(t.attribute(&q, "VisibilityTimeout").await, "45");
     let said = act(
         &t,
         &cookie,
@@ -529,6 +533,7 @@ async fn attributes_and_tags_are_edited_with_the_sqs_validation() {
     assert_eq!(said, "Saved RedrivePolicy.");
     assert!(t
         .attribute(&q, "RedrivePolicy")
+        .await
         .contains("\"maxReceiveCount\":4"));
     let list = t.get("/console/", &cookie).await;
     assert!(row(&list.body, "tuned-dlq").contains("DLQ</span> for"));
@@ -540,7 +545,7 @@ async fn attributes_and_tags_are_edited_with_the_sqs_validation() {
     )
     .await;
     assert_eq!(said, "Saved RedrivePolicy.");
-    assert_eq!(t.attribute(&q, "RedrivePolicy"), "");
+    assert_eq!(t.attribute(&q, "RedrivePolicy").await, "");
 
     // Tags.
     let said = act(
@@ -558,6 +563,7 @@ async fn attributes_and_tags_are_edited_with_the_sqs_validation() {
     let tags = t
         .engine
         .list_queue_tags(&TestConsole::caller(ANON), &q)
+        .await
         .unwrap();
     assert_eq!(tags["team"], "<blue>");
     let said = act(
@@ -571,6 +577,7 @@ async fn attributes_and_tags_are_edited_with_the_sqs_validation() {
     assert!(t
         .engine
         .list_queue_tags(&TestConsole::caller(ANON), &q)
+        .await
         .unwrap()
         .is_empty());
 }
@@ -578,8 +585,10 @@ async fn attributes_and_tags_are_edited_with_the_sqs_validation() {
 /// Moves every message of `source` into its DLQ (maxReceiveCount 1).
 async fn dead_letter_all(t: &TestConsole, source: &QueueRef) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while t.attribute(source, "ApproximateNumberOfMessages") != "0"
-        || t.attribute(source, "ApproximateNumberOfMessagesNotVisible") != "0"
+    while t.attribute(source, "ApproximateNumberOfMessages").await != "0"
+        || t.attribute(source, "ApproximateNumberOfMessagesNotVisible")
+            .await
+            != "0"
     {
         assert!(Instant::now() < deadline, "messages did not reach the DLQ");
         t.receive(source, 10, 0).await;
@@ -601,7 +610,7 @@ async fn redrive_starts_shows_progress_and_cancels() {
         t.send_body(&orders, &format!("order {i}")).await;
     }
     dead_letter_all(&t, &orders).await;
-    assert_eq!(t.attribute(&dlq, "ApproximateNumberOfMessages"), "3");
+    assert_eq!(t.attribute(&dlq, "ApproximateNumberOfMessages").await, "3");
 
     let (cookie, csrf) = t.session("").await;
     let page = t.get(&page_of(&dlq), &cookie).await;
@@ -649,8 +658,11 @@ async fn redrive_starts_shows_progress_and_cancels() {
         assert!(Instant::now() < deadline, "the redrive did not finish");
         t.engine.tick().await.unwrap();
     }
-    assert_eq!(t.attribute(&orders, "ApproximateNumberOfMessages"), "3");
-    assert_eq!(t.attribute(&dlq, "ApproximateNumberOfMessages"), "0");
+    assert_eq!(
+        t.attribute(&orders, "ApproximateNumberOfMessages").await,
+        "3"
+    );
+    assert_eq!(t.attribute(&dlq, "ApproximateNumberOfMessages").await, "0");
 
     // Start a slow one and cancel it from the progress table.
     dead_letter_all(&t, &orders).await;
@@ -697,9 +709,15 @@ async fn the_chart_plots_the_sampled_counters() {
         .delete_message(&TestConsole::caller(ANON), &q, &got[0].receipt_handle)
         .await
         .unwrap();
-    t.console.shared.history.sample(&t.engine.queue_gauges());
+    t.console
+        .shared
+        .history
+        .sample(&t.engine.queue_gauges().await.unwrap());
     t.send_body(&q, "y").await;
-    t.console.shared.history.sample(&t.engine.queue_gauges());
+    t.console
+        .shared
+        .history
+        .sample(&t.engine.queue_gauges().await.unwrap());
     t.send_body(&q, "z").await; // the bucket being filled
 
     let live = t.get(&format!("{}/live", page_of(&q)), &cookie).await;

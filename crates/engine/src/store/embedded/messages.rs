@@ -9,12 +9,17 @@
 //! - `PENDING`: its append is not durable yet — never handed out;
 //! - `INFLIGHT`: received, invisible until `visible_at_ms`;
 //! - `DELAYED`: never received, invisible until `visible_at_ms`;
+//! - `RESERVED`: visible, picked by a receive that is reading its body
+//!   outside the lock — no other receive or move picks it, and it counts
+//!   against the in-flight limit;
 //! - otherwise visible.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::hash::{BuildHasher, RandomState};
 
-use storage::{MessageId, RecordPos};
+use storage::RecordPos;
+
+use crate::store::MessageId;
 
 /// Flag: the slot holds a message.
 const LIVE: u8 = 1;
@@ -24,9 +29,11 @@ const PENDING: u8 = 2;
 const INFLIGHT: u8 = 4;
 /// Flag: delayed (never received, not visible yet).
 const DELAYED: u8 = 8;
+/// Flag: picked by a receive that has not committed yet.
+const RESERVED: u8 = 16;
 
 /// A position that means "none" (frames are never empty).
-pub(crate) const NO_POS: RecordPos = RecordPos {
+pub(super) const NO_POS: RecordPos = RecordPos {
     segment: 0,
     offset: 0,
     len: 0,
@@ -34,28 +41,28 @@ pub(crate) const NO_POS: RecordPos = RecordPos {
 
 /// One stored message, compact.
 #[derive(Debug, Clone)]
-pub(crate) struct Msg {
+pub(super) struct Msg {
     /// Message id.
-    pub(crate) id: MessageId,
+    pub(super) id: MessageId,
     /// Its current MessageSent / MessageMoved record.
-    pub(crate) pos: RecordPos,
+    pub(super) pos: RecordPos,
     /// Its latest MessageReceived / VisibilityChanged record ([`NO_POS`] if none).
-    pub(crate) state_pos: RecordPos,
+    pub(super) state_pos: RecordPos,
     /// Ordering key: the FIFO sequence number, or a time-based counter on standard queues.
-    pub(crate) order: u64,
+    pub(super) order: u64,
     /// SentTimestamp, epoch ms.
-    pub(crate) sent_ms: u64,
+    pub(super) sent_ms: u64,
     /// Invisible until, epoch ms.
-    pub(crate) visible_at_ms: u64,
+    pub(super) visible_at_ms: u64,
     /// ApproximateFirstReceiveTimestamp as `first − sent + 1` ms (0 = never; 49 days of
     /// range, beyond the 14-day retention), to keep `Msg` at 96 bytes.
     first_receive_delta_ms: u32,
     /// ApproximateReceiveCount.
-    pub(crate) receive_count: u32,
+    pub(super) receive_count: u32,
     /// Delivery epoch.
-    pub(crate) epoch: u32,
+    pub(super) epoch: u32,
     /// Interned group (0 = none).
-    pub(crate) group: u32,
+    pub(super) group: u32,
     /// Slot generation (guards stale list entries).
     gen: u32,
     flags: u8,
@@ -63,39 +70,39 @@ pub(crate) struct Msg {
 
 /// What a new message starts as.
 #[derive(Debug, Clone)]
-pub(crate) struct NewMsg {
+pub(super) struct NewMsg {
     /// Message id.
-    pub(crate) id: MessageId,
+    pub(super) id: MessageId,
     /// Its record.
-    pub(crate) pos: RecordPos,
+    pub(super) pos: RecordPos,
     /// Its receive-state record, if any.
-    pub(crate) state_pos: RecordPos,
+    pub(super) state_pos: RecordPos,
     /// Ordering key.
-    pub(crate) order: u64,
+    pub(super) order: u64,
     /// SentTimestamp.
-    pub(crate) sent_ms: u64,
+    pub(super) sent_ms: u64,
     /// Invisible until.
-    pub(crate) visible_at_ms: u64,
+    pub(super) visible_at_ms: u64,
     /// First receive (0 = never).
-    pub(crate) first_receive_ms: u64,
+    pub(super) first_receive_ms: u64,
     /// Receive count.
-    pub(crate) receive_count: u32,
+    pub(super) receive_count: u32,
     /// Delivery epoch.
-    pub(crate) epoch: u32,
+    pub(super) epoch: u32,
     /// Interned group (0 = none).
-    pub(crate) group: u32,
+    pub(super) group: u32,
 }
 
 impl Msg {
     /// ApproximateFirstReceiveTimestamp, epoch ms (0 = never).
-    pub(crate) fn first_receive_ms(&self) -> u64 {
+    pub(super) fn first_receive_ms(&self) -> u64 {
         match self.first_receive_delta_ms {
             0 => 0,
             d => self.sent_ms + u64::from(d) - 1,
         }
     }
     /// Sets the first receive time (0 = never).
-    pub(crate) fn set_first_receive_ms(&mut self, ms: u64) {
+    pub(super) fn set_first_receive_ms(&mut self, ms: u64) {
         self.first_receive_delta_ms = if ms == 0 {
             0
         } else {
@@ -103,37 +110,41 @@ impl Msg {
         };
     }
     /// Received and still invisible?
-    pub(crate) fn in_flight(&self) -> bool {
+    pub(super) fn in_flight(&self) -> bool {
         self.flags & INFLIGHT != 0
     }
     /// Delayed?
-    pub(crate) fn delayed(&self) -> bool {
+    pub(super) fn delayed(&self) -> bool {
         self.flags & DELAYED != 0
     }
     /// Append not durable yet?
-    pub(crate) fn pending(&self) -> bool {
+    pub(super) fn pending(&self) -> bool {
         self.flags & PENDING != 0
     }
-    /// Visible now (durable, not delayed, not in flight)?
-    pub(crate) fn available(&self) -> bool {
+    /// Visible now (durable, not delayed, not in flight, not reserved)?
+    pub(super) fn available(&self) -> bool {
         self.flags == LIVE
+    }
+    /// Picked by a receive that has not committed yet?
+    pub(super) fn reserved(&self) -> bool {
+        self.flags & RESERVED != 0
     }
 }
 
 /// Counts for gauges.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Counts {
+pub(super) struct Counts {
     /// Visible (including not-yet-durable sends).
-    pub(crate) visible: u64,
+    pub(super) visible: u64,
     /// In flight.
-    pub(crate) in_flight: u64,
+    pub(super) in_flight: u64,
     /// Delayed.
-    pub(crate) delayed: u64,
+    pub(super) delayed: u64,
 }
 
 /// The message index of one queue.
 #[derive(Debug, Default)]
-pub(crate) struct Messages {
+pub(super) struct Messages {
     fifo: bool,
     slots: Vec<Msg>,
     free: Vec<u32>,
@@ -158,32 +169,30 @@ pub(crate) struct Messages {
     /// have an entry, so a backlog costs nothing here. Not rebuilt by replay.
     delivered_at_ms: HashMap<u32, u64>,
     delayed: usize,
+    /// Messages reserved by receives that have not committed yet.
+    reserved: usize,
 }
 
 /// A removed message, for releasing its records.
-pub(crate) type Removed = Msg;
+pub(super) type Removed = Msg;
 
 impl Messages {
     /// An empty index.
-    pub(crate) fn new(fifo: bool) -> Self {
+    pub(super) fn new(fifo: bool) -> Self {
         Messages {
             fifo,
             ..Default::default()
         }
     }
 
-    /// Number of messages.
-    pub(crate) fn len(&self) -> usize {
-        self.by_id.len()
-    }
-
-    /// Messages in flight.
-    pub(crate) fn in_flight_count(&self) -> usize {
-        self.in_flight
+    /// Messages in flight, and those reserved by receives about to make
+    /// them so (the in-flight limit counts both).
+    pub(super) fn in_flight_count(&self) -> usize {
+        self.in_flight + self.reserved
     }
 
     /// Gauge counts.
-    pub(crate) fn counts(&self) -> Counts {
+    pub(super) fn counts(&self) -> Counts {
         let total = self.by_id.len();
         Counts {
             visible: (total.saturating_sub(self.in_flight + self.delayed)) as u64,
@@ -193,7 +202,7 @@ impl Messages {
     }
 
     /// SentTimestamp of the oldest message (approximate).
-    pub(crate) fn oldest_sent_ms(&self) -> Option<u64> {
+    pub(super) fn oldest_sent_ms(&self) -> Option<u64> {
         self.by_age
             .iter()
             .take(64)
@@ -209,7 +218,7 @@ impl Messages {
     }
 
     /// Slot of a message.
-    pub(crate) fn slot_of(&self, id: &MessageId) -> Option<u32> {
+    pub(super) fn slot_of(&self, id: &MessageId) -> Option<u32> {
         let hash = self.hasher.hash_one(id);
         let slots = &self.slots;
         self.by_id
@@ -220,7 +229,7 @@ impl Messages {
     }
 
     /// The message in `slot`.
-    pub(crate) fn get(&self, slot: u32) -> Option<&Msg> {
+    pub(super) fn get(&self, slot: u32) -> Option<&Msg> {
         self.slots
             .get(slot as usize)
             .filter(|m| m.flags & LIVE != 0)
@@ -228,14 +237,14 @@ impl Messages {
 
     /// The message in `slot`, mutable (callers must not touch timing fields;
     /// use the dedicated methods for those).
-    pub(crate) fn get_mut(&mut self, slot: u32) -> Option<&mut Msg> {
+    pub(super) fn get_mut(&mut self, slot: u32) -> Option<&mut Msg> {
         self.slots
             .get_mut(slot as usize)
             .filter(|m| m.flags & LIVE != 0)
     }
 
     /// Iterates over live messages.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &Msg)> {
+    pub(super) fn iter(&self) -> impl Iterator<Item = (u32, &Msg)> {
         self.slots
             .iter()
             .enumerate()
@@ -278,7 +287,7 @@ impl Messages {
     /// Inserts a just-sent message as PENDING (not handed out until
     /// [`Messages::finish_pending`]). FIFO messages take their place in their
     /// group at once, so later messages of the group wait behind them.
-    pub(crate) fn insert_pending(&mut self, new: NewMsg, now_ms: u64) -> u32 {
+    pub(super) fn insert_pending(&mut self, new: NewMsg, now_ms: u64) -> u32 {
         let delayed = new.visible_at_ms > now_ms;
         let mut flags = LIVE | PENDING;
         if delayed {
@@ -301,7 +310,7 @@ impl Messages {
     }
 
     /// Marks a pending message durable; returns true when it is visible now.
-    pub(crate) fn finish_pending(&mut self, slot: u32, id: &MessageId) -> bool {
+    pub(super) fn finish_pending(&mut self, slot: u32, id: &MessageId) -> bool {
         let Some(m) = self.slots.get_mut(slot as usize) else {
             return false;
         };
@@ -356,7 +365,7 @@ impl Messages {
     }
 
     /// Removes a message entirely.
-    pub(crate) fn remove(&mut self, slot: u32) -> Option<Removed> {
+    pub(super) fn remove(&mut self, slot: u32) -> Option<Removed> {
         let m = self
             .slots
             .get(slot as usize)
@@ -371,6 +380,9 @@ impl Messages {
         }
         if m.delayed() {
             self.delayed -= 1;
+        }
+        if m.reserved() {
+            self.reserved -= 1;
         }
         if self.fifo {
             if let Some(list) = self.groups.get_mut(&m.group) {
@@ -395,7 +407,7 @@ impl Messages {
     }
 
     /// Removes every message (purge, queue delete).
-    pub(crate) fn clear(&mut self) -> Vec<Removed> {
+    pub(super) fn clear(&mut self) -> Vec<Removed> {
         let removed: Vec<Removed> = self.iter().map(|(_, m)| m.clone()).collect();
         *self = Messages::new(self.fifo);
         removed
@@ -405,7 +417,7 @@ impl Messages {
     /// them. Standard queues rotate over groups (fair queues); FIFO queues
     /// take messages in group order, never past a message that is in flight
     /// or pending, and prefer as many as possible from one group.
-    pub(crate) fn pick(&mut self, max: usize) -> Vec<u32> {
+    pub(super) fn pick(&mut self, max: usize) -> Vec<u32> {
         if self.fifo {
             self.pick_fifo(max)
         } else {
@@ -464,7 +476,7 @@ impl Messages {
                 let Some(m) = self.slots.get(slot as usize) else {
                     break;
                 };
-                if m.pending() || m.in_flight() {
+                if m.pending() || m.in_flight() || m.reserved() {
                     break; // the group is blocked behind this one
                 }
                 if m.delayed() {
@@ -477,7 +489,7 @@ impl Messages {
     }
 
     /// Marks a picked message received: new epoch, count, deadline.
-    pub(crate) fn mark_received(
+    pub(super) fn mark_received(
         &mut self,
         slot: u32,
         now_ms: u64,
@@ -486,6 +498,10 @@ impl Messages {
         let m = self.slots.get_mut(slot as usize)?;
         if m.flags & LIVE == 0 {
             return None;
+        }
+        if m.flags & RESERVED != 0 {
+            m.flags &= !RESERVED;
+            self.reserved -= 1;
         }
         m.epoch = m.epoch.wrapping_add(1);
         m.receive_count = m.receive_count.saturating_add(1);
@@ -506,12 +522,12 @@ impl Messages {
 
     /// Receive time of the current delivery of an in-flight message (unknown
     /// for deliveries made before the last restart).
-    pub(crate) fn delivered_at_ms(&self, slot: u32) -> Option<u64> {
+    pub(super) fn delivered_at_ms(&self, slot: u32) -> Option<u64> {
         self.delivered_at_ms.get(&slot).copied()
     }
 
     /// Changes the deadline of an in-flight message (0 s makes it visible at once).
-    pub(crate) fn change_visibility(&mut self, slot: u32, now_ms: u64, visible_at_ms: u64) -> bool {
+    pub(super) fn change_visibility(&mut self, slot: u32, now_ms: u64, visible_at_ms: u64) -> bool {
         let Some(m) = self.slots.get_mut(slot as usize) else {
             return false;
         };
@@ -552,7 +568,7 @@ impl Messages {
     /// its timeout expired). Keeps epoch and receive count; the 12-hour cap
     /// is not tracked for such a delivery. Returns false when the message is
     /// not in that state.
-    pub(crate) fn rehide(&mut self, slot: u32, visible_at_ms: u64) -> bool {
+    pub(super) fn rehide(&mut self, slot: u32, visible_at_ms: u64) -> bool {
         let Some(m) = self.slots.get_mut(slot as usize) else {
             return false;
         };
@@ -593,7 +609,7 @@ impl Messages {
     /// Timers and retention at `now_ms`: delayed and in-flight messages whose
     /// time has come become visible; messages sent before `now - retention`
     /// are removed and returned. Returns (anything became visible, expired).
-    pub(crate) fn run_due(&mut self, now_ms: u64, retention_ms: u64) -> (bool, Vec<Removed>) {
+    pub(super) fn run_due(&mut self, now_ms: u64, retention_ms: u64) -> (bool, Vec<Removed>) {
         let mut became_visible = false;
         while let Some(&(due, slot, gen)) = self.timers.first() {
             if due > now_ms {
@@ -631,7 +647,7 @@ impl Messages {
     }
 
     /// Is the message in `slot` past retention?
-    pub(crate) fn expired(&self, slot: u32, now_ms: u64, retention_ms: u64) -> bool {
+    pub(super) fn expired(&self, slot: u32, now_ms: u64, retention_ms: u64) -> bool {
         self.get(slot)
             .is_some_and(|m| m.sent_ms.saturating_add(retention_ms) <= now_ms)
     }
@@ -639,12 +655,12 @@ impl Messages {
     // ---- replay ----
 
     /// Replay: adds a message without building lists (see [`Messages::rebuild`]).
-    pub(crate) fn insert_raw(&mut self, new: NewMsg) -> u32 {
+    pub(super) fn insert_raw(&mut self, new: NewMsg) -> u32 {
         self.alloc(new, LIVE)
     }
 
     /// Replay: rebuilds lists, timers and counts from the messages' fields at `now_ms`.
-    pub(crate) fn rebuild(&mut self, now_ms: u64) {
+    pub(super) fn rebuild(&mut self, now_ms: u64) {
         self.ready.clear();
         self.ready_groups.clear();
         self.groups.clear();
@@ -654,6 +670,7 @@ impl Messages {
         self.in_flight = 0;
         self.delivered_at_ms.clear();
         self.delayed = 0;
+        self.reserved = 0;
         let mut live: Vec<u32> = self.iter().map(|(slot, _)| slot).collect();
         live.sort_by_key(|&slot| self.slots[slot as usize].order);
         let mut by_age: Vec<(u64, u32, u32)> = Vec::with_capacity(live.len());
@@ -689,7 +706,7 @@ impl Messages {
 impl Messages {
     /// Puts picked-but-unused visible messages back at their place in their
     /// ready list (they came from its front, so that is where they go).
-    pub(crate) fn unpick(&mut self, slots: &[u32]) {
+    pub(super) fn unpick(&mut self, slots: &[u32]) {
         if self.fifo {
             return;
         }
@@ -708,6 +725,50 @@ impl Messages {
             let at = list.partition_point(|&(o, _, _)| o < order);
             list.insert(at, (order, slot, gen));
         }
+    }
+}
+
+impl Messages {
+    /// Reserves a picked visible message for a receive that reads its body
+    /// before committing; returns its generation (the commit checks that the
+    /// slot still holds the same reserved message).
+    pub(super) fn reserve(&mut self, slot: u32) -> Option<u32> {
+        let m = self.slots.get_mut(slot as usize)?;
+        if !m.available() {
+            return None;
+        }
+        m.flags |= RESERVED;
+        self.reserved += 1;
+        Some(m.gen)
+    }
+
+    /// Is `slot` still the message `id` of generation `gen`, reserved?
+    pub(super) fn is_reserved(&self, slot: u32, gen: u32, id: &MessageId) -> bool {
+        self.live(slot, gen)
+            .is_some_and(|m| m.id == *id && m.reserved())
+    }
+
+    /// Gives reserved messages back (the receive did not deliver them): they
+    /// are visible again at their place.
+    pub(super) fn unreserve(&mut self, reserved: &[(u32, u32)]) {
+        let mut back = Vec::with_capacity(reserved.len());
+        for &(slot, gen) in reserved {
+            let Some(m) = self.slots.get_mut(slot as usize) else {
+                continue;
+            };
+            if m.gen != gen || m.flags & LIVE == 0 || m.flags & RESERVED == 0 {
+                continue;
+            }
+            m.flags &= !RESERVED;
+            self.reserved -= 1;
+            back.push(slot);
+        }
+        self.unpick(&back);
+    }
+
+    /// The earliest time a delayed or in-flight message becomes visible.
+    pub(super) fn next_due(&self) -> Option<u64> {
+        self.timers.first().map(|&(due, _, _)| due)
     }
 }
 

@@ -4,24 +4,21 @@
 //! then apply time: expire what passed retention while the server was down.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use storage::{QueueId, Record, RecordPos, Storage, StorageError, StoredMessage};
-use tokio::sync::Notify;
 
+use super::fifo::{dedup_expiry, DedupEntry, QUEUE_SCOPE};
+use super::messages::{NewMsg, NO_POS};
+use super::queue::{Queue, QueueInner};
+use super::registry::Registry;
+use super::state::EmbeddedStore;
+use super::task_list::MoveTasks;
 use crate::attributes::LAST_PURGE_ATTRIBUTE;
-use crate::fifo::{dedup_expiry, DedupEntry, QUEUE_SCOPE};
-use crate::messages::{NewMsg, NO_POS};
-use crate::queue::{Queue, QueueInner};
-use crate::redrive::MoveTasks;
-use crate::registry::Registry;
-use crate::shared::Shared;
-use crate::{Clock, EngineConfig, EngineError};
+use crate::store::StoreError;
 
 struct Replayer<'a> {
     storage: &'a Storage,
-    config: &'a EngineConfig,
     queues: HashMap<QueueId, Arc<Queue>>,
     registry: &'a Registry,
     tasks: MoveTasks,
@@ -81,7 +78,7 @@ impl Replayer<'_> {
             });
         }
         if let Some(dedup_id) = &message.dedup_id {
-            let scope = if inner.settings.dedup_per_group {
+            let scope = if inner.dedup_per_group {
                 group
             } else {
                 QUEUE_SCOPE
@@ -131,12 +128,7 @@ impl Replayer<'_> {
                     drop(inner);
                     self.release(old, pos);
                 } else {
-                    let queue = Arc::new(Queue::new(
-                        meta,
-                        pos,
-                        &self.config.region,
-                        &self.config.receipt_handle_secret,
-                    ));
+                    let queue = Arc::new(Queue::new(meta, pos));
                     queue.lock().last_purge_ms = purged_ms;
                     self.queues.insert(queue.id, queue);
                 }
@@ -281,18 +273,12 @@ fn is_queue_record(record: &Record) -> bool {
     )
 }
 
-/// Replays `storage` and builds the engine's shared state.
-pub(crate) fn open(
-    storage: Storage,
-    clock: Arc<dyn Clock>,
-    config: EngineConfig,
-) -> Result<Shared, EngineError> {
+/// Replays `storage` and builds the store's state at `now`.
+pub(super) fn open(storage: Storage, region: &str, now: u64) -> Result<EmbeddedStore, StoreError> {
     let registry = Registry::default();
-    let now = clock.now_ms();
     let (queues, tasks) = {
         let mut replayer = Replayer {
             storage: &storage,
-            config: &config,
             queues: HashMap::new(),
             registry: &registry,
             tasks: MoveTasks::default(),
@@ -316,23 +302,18 @@ pub(crate) fn open(
         })?;
         (replayer.queues, replayer.tasks)
     };
-    let shared = Shared {
+    let store = EmbeddedStore {
         storage,
-        clock,
-        config,
+        region: region.to_string(),
         registry,
         tasks: Mutex::new(tasks),
         admin: tokio::sync::Mutex::new(()),
-        stopping: AtomicBool::new(false),
-        stop_notify: Notify::new(),
+        waker: RwLock::new(None),
     };
     for queue in queues.into_values() {
-        {
-            let mut inner = queue.lock();
-            inner.messages.rebuild(now);
-        }
-        shared.registry.insert(queue.clone());
-        crate::timers::run_due_queue(&shared, &queue, now);
+        queue.lock().messages.rebuild(now);
+        store.registry.insert(queue.clone());
+        store.run_due_queue(&queue, now);
     }
-    Ok(shared)
+    Ok(store)
 }

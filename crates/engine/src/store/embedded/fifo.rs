@@ -4,40 +4,41 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use storage::{MessageId, RecordPos};
+use storage::RecordPos;
 
-use crate::api::ReceivedMessage;
 use crate::limits::{DEDUP_WINDOW_MS, RECEIVE_ATTEMPT_WINDOW_MS};
+use crate::store::MessageId;
 
 /// Group index meaning "queue-wide dedup scope".
-pub(crate) const QUEUE_SCOPE: u32 = u32::MAX;
+pub(super) const QUEUE_SCOPE: u32 = u32::MAX;
 
 /// One remembered deduplication id.
 #[derive(Debug, Clone)]
-pub(crate) struct DedupEntry {
+pub(super) struct DedupEntry {
     /// The message first sent with it.
-    pub(crate) message_id: MessageId,
+    pub(super) message_id: MessageId,
     /// Its sequence number.
-    pub(crate) sequence: u64,
+    pub(super) sequence: u64,
     /// End of the window, epoch ms.
-    pub(crate) expires_ms: u64,
+    pub(super) expires_ms: u64,
     /// The message's record, kept live until the window ends when the
     /// message itself is already gone (so dedup survives a restart).
-    pub(crate) held: Option<RecordPos>,
+    pub(super) held: Option<RecordPos>,
 }
 
-/// A remembered receive attempt.
+/// A remembered receive attempt: which deliveries it made (not the
+/// messages themselves: a retry reads them again).
 #[derive(Debug, Clone)]
-pub(crate) struct Attempt {
+pub(super) struct Attempt {
     /// End of validity, epoch ms.
-    pub(crate) expires_ms: u64,
-    /// What that receive returned.
-    pub(crate) messages: Vec<ReceivedMessage>,
+    pub(super) expires_ms: u64,
+    /// The deliveries that receive made: (message, epoch).
+    pub(super) deliveries: Vec<(MessageId, u32)>,
 }
 
 /// FIFO state of a queue.
 #[derive(Debug, Default)]
-pub(crate) struct FifoState {
+pub(super) struct FifoState {
     dedup: HashMap<(u32, String), DedupEntry>,
     dedup_order: VecDeque<(u64, u32, String)>,
     by_message: HashMap<MessageId, (u32, String)>,
@@ -49,7 +50,7 @@ pub(crate) struct FifoState {
 
 impl FifoState {
     /// Interns a group name (index + 1; 0 means "no group").
-    pub(crate) fn intern(&mut self, name: &str) -> u32 {
+    pub(super) fn intern(&mut self, name: &str) -> u32 {
         if let Some(&id) = self.group_ids.get(name) {
             return id;
         }
@@ -61,19 +62,19 @@ impl FifoState {
 
     /// Next sequence number / ordering key: time-based (`now_ms · 2^20`),
     /// strictly increasing, so never reused after a restart.
-    pub(crate) fn next_sequence(&mut self, now_ms: u64) -> u64 {
+    pub(super) fn next_sequence(&mut self, now_ms: u64) -> u64 {
         let next = (now_ms << 20).max(self.last_sequence.saturating_add(1));
         self.last_sequence = next;
         next
     }
 
     /// Replay: a sequence number seen in the log.
-    pub(crate) fn saw_sequence(&mut self, sequence: u64) {
+    pub(super) fn saw_sequence(&mut self, sequence: u64) {
         self.last_sequence = self.last_sequence.max(sequence);
     }
 
     /// Looks up a live dedup entry.
-    pub(crate) fn dedup_get(&self, scope: u32, dedup_id: &str, now_ms: u64) -> Option<&DedupEntry> {
+    pub(super) fn dedup_get(&self, scope: u32, dedup_id: &str, now_ms: u64) -> Option<&DedupEntry> {
         self.dedup
             .get(&(scope, dedup_id.to_string()))
             .filter(|e| e.expires_ms > now_ms)
@@ -86,7 +87,7 @@ impl FifoState {
     /// deduplicate across groups until their window ends (as on SQS), and
     /// ids recorded per group still count within their group after a change
     /// back.
-    pub(crate) fn dedup_find(
+    pub(super) fn dedup_find(
         &self,
         group: u32,
         dedup_id: &str,
@@ -97,7 +98,7 @@ impl FifoState {
     }
 
     /// Forgets every dedup id (PurgeQueue); returns the held positions to release.
-    pub(crate) fn clear_dedup(&mut self) -> Vec<RecordPos> {
+    pub(super) fn clear_dedup(&mut self) -> Vec<RecordPos> {
         let held = self.held_positions();
         self.dedup.clear();
         self.dedup_order.clear();
@@ -106,7 +107,7 @@ impl FifoState {
     }
 
     /// Records a dedup id for a new message.
-    pub(crate) fn dedup_insert(&mut self, scope: u32, dedup_id: String, entry: DedupEntry) {
+    pub(super) fn dedup_insert(&mut self, scope: u32, dedup_id: String, entry: DedupEntry) {
         self.dedup_order
             .push_back((entry.expires_ms, scope, dedup_id.clone()));
         self.by_message
@@ -116,7 +117,7 @@ impl FifoState {
 
     /// A message is gone: if a live dedup entry still refers to it, the entry
     /// takes over its record position (returns true: do not release `pos`).
-    pub(crate) fn hold_if_deduplicating(
+    pub(super) fn hold_if_deduplicating(
         &mut self,
         message_id: &MessageId,
         pos: RecordPos,
@@ -136,7 +137,7 @@ impl FifoState {
 
     /// Drops dedup entries and attempts whose window ended; returns held
     /// positions to release.
-    pub(crate) fn expire(&mut self, now_ms: u64) -> Vec<RecordPos> {
+    pub(super) fn expire(&mut self, now_ms: u64) -> Vec<RecordPos> {
         let mut release = Vec::new();
         while let Some((expires, _, _)) = self.dedup_order.front() {
             if *expires > now_ms {
@@ -164,39 +165,39 @@ impl FifoState {
     }
 
     /// Every held position (queue deletion releases them).
-    pub(crate) fn held_positions(&self) -> Vec<RecordPos> {
+    pub(super) fn held_positions(&self) -> Vec<RecordPos> {
         self.dedup.values().filter_map(|e| e.held).collect()
     }
 
     /// A remembered receive attempt.
-    pub(crate) fn attempt(&self, id: &str, now_ms: u64) -> Option<&Attempt> {
+    pub(super) fn attempt(&self, id: &str, now_ms: u64) -> Option<&Attempt> {
         self.attempts.get(id).filter(|a| a.expires_ms > now_ms)
     }
 
     /// Remembers a receive attempt.
-    pub(crate) fn remember_attempt(
+    pub(super) fn remember_attempt(
         &mut self,
         id: String,
         now_ms: u64,
-        messages: Vec<ReceivedMessage>,
+        deliveries: Vec<(MessageId, u32)>,
     ) {
         self.attempts.insert(
             id,
             Attempt {
                 expires_ms: now_ms + RECEIVE_ATTEMPT_WINDOW_MS,
-                messages,
+                deliveries,
             },
         );
     }
 
     /// Forgets all receive attempts (purge).
-    pub(crate) fn forget_attempts(&mut self) {
+    pub(super) fn forget_attempts(&mut self) {
         self.attempts.clear();
     }
 }
 
 /// End of the dedup window of a message sent at `sent_ms`.
-pub(crate) fn dedup_expiry(sent_ms: u64) -> u64 {
+pub(super) fn dedup_expiry(sent_ms: u64) -> u64 {
     sent_ms + DEDUP_WINDOW_MS
 }
 
