@@ -26,6 +26,7 @@ mod harness;
 mod long_poll;
 mod messages;
 mod metrics;
+mod multinode;
 mod operator;
 mod permissions;
 mod protocol;
