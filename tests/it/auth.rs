@@ -11,14 +11,15 @@ use crate::common::*;
 use crate::harness::{ServerOptions, TestServer};
 use crate::python_clients::{skip_python, venv, workspace_root};
 
-const KEY_A: &str = "AKIATESTACCOUNTA0001";
+pub(crate) const KEY_A: &str = "AKIATESTACCOUNTA0001";
 const SECRET_A: &str = "secret-of-account-a-0123456789";
 const ACCOUNT_A: &str = "111111111111";
 const KEY_B: &str = "AKIATESTACCOUNTB0002";
 const SECRET_B: &str = "secret-of-account-b-0123456789";
 const ACCOUNT_B: &str = "222222222222";
 
-fn signed_server() -> TestServer {
+/// A server with two credentials (accounts A and B) configured.
+pub(crate) fn signed_server() -> TestServer {
     let config = format!(
         "[[auth.credentials]]\naccess_key_id = \"{KEY_A}\"\nsecret_access_key = \"{SECRET_A}\"\n\
          account_id = \"{ACCOUNT_A}\"\n\n[[auth.credentials]]\naccess_key_id = \"{KEY_B}\"\n\

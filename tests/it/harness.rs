@@ -29,6 +29,9 @@ pub(crate) struct ServerOptions {
     pub(crate) extra_args: Vec<String>,
     /// Extra environment variables.
     pub(crate) env: Vec<(String, String)>,
+    /// A command the binary runs under (program and its arguments, e.g. `nsenter …`; the
+    /// binary's path and arguments follow); empty: the binary runs directly.
+    pub(crate) launcher: Vec<String>,
 }
 
 impl Default for ServerOptions {
@@ -37,6 +40,7 @@ impl Default for ServerOptions {
             durability: "never",
             extra_args: Vec::new(),
             env: Vec::new(),
+            launcher: Vec::new(),
         }
     }
 }
@@ -182,7 +186,14 @@ impl TestServer {
         );
         self.starts += 1;
         let log = std::fs::File::create(self.log_path(self.starts)).expect("create log file");
-        let mut cmd = Command::new(&bin);
+        let mut cmd = match self.opts.launcher.split_first() {
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(&bin);
+                cmd
+            }
+            None => Command::new(&bin),
+        };
         // No separate metrics listener unless a test asks for one: its default fixed port
         // would collide between parallel test servers.
         if !self
@@ -474,7 +485,8 @@ pub(crate) fn http_request(
     parse_response(&raw)
 }
 
-fn parse_response(raw: &[u8]) -> RawResponse {
+/// Parses a raw HTTP/1.1 response (status, headers, de-chunked body).
+pub(crate) fn parse_response(raw: &[u8]) -> RawResponse {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

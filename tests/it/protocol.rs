@@ -11,29 +11,13 @@ use crate::harness::{RawResponse, TestServer, ACCOUNT};
 const JSON: &str = "application/x-amz-json-1.0";
 const FORM: &str = "application/x-www-form-urlencoded";
 
-/// `YYYYMMDDTHHMMSSZ` for now (civil-from-days, no date crate needed).
+/// `YYYYMMDDTHHMMSSZ` for now.
 fn amz_date() -> String {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock after 1970")
         .as_secs();
-    let days = i64::try_from(secs / 86_400).expect("days fit i64");
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
+    crate::common::amz_date(secs)
 }
 
 /// Headers of a (syntactically) SigV4-signed request; anonymous mode accepts any signature.

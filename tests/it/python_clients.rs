@@ -35,16 +35,19 @@ pub(crate) fn venv(name: &str) -> PathBuf {
 }
 
 fn run_scenario(venv_name: &str, protocol: &str) {
+    run_script("scenario.py", "scenario", venv_name, protocol);
+}
+
+/// Runs `tests/clients/<script>` against a fresh server; it must exit 0 and print
+/// `<done> <protocol>: OK`.
+fn run_script(script: &str, done: &str, venv_name: &str, protocol: &str) {
     if skip_python() {
-        eprintln!("STOWAGE_SKIP_PY=1: skipping the {protocol} scenario");
+        eprintln!("STOWAGE_SKIP_PY=1: skipping {script} over {protocol}");
         return;
     }
     let python = venv(venv_name).join("bin").join("python");
     let server = TestServer::start_default();
-    let script = workspace_root()
-        .join("tests")
-        .join("clients")
-        .join("scenario.py");
+    let script = workspace_root().join("tests").join("clients").join(script);
     let out = Command::new(&python)
         .arg(&script)
         .arg(server.endpoint())
@@ -60,11 +63,12 @@ fn run_scenario(venv_name: &str, protocol: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "{protocol} scenario failed ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        "{protocol} {} failed ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        script.display(),
         out.status
     );
     assert!(
-        stdout.contains(&format!("scenario {protocol}: OK")),
+        stdout.contains(&format!("{done} {protocol}: OK")),
         "{stdout}"
     );
 }
@@ -77,4 +81,27 @@ fn boto3_current_json_protocol() {
 #[test]
 fn botocore_legacy_query_protocol() {
     run_scenario("legacy", "query");
+}
+
+/// Characters XML forbids are refused in every stored field (Defect 5 of the hardening
+/// issue), and Query answers stay parseable by botocore's XML parser.
+#[test]
+fn forbidden_characters_current_json_protocol() {
+    run_script(
+        "forbidden_chars.py",
+        "forbidden characters",
+        "current",
+        "json",
+    );
+}
+
+/// The same through the legacy botocore that speaks Query/XML.
+#[test]
+fn forbidden_characters_legacy_query_protocol() {
+    run_script(
+        "forbidden_chars.py",
+        "forbidden characters",
+        "legacy",
+        "query",
+    );
 }

@@ -382,6 +382,7 @@ pub(crate) fn normalize(
             },
             _ => return Err(unknown_name(name)),
         };
+        crate::validate::text(name, &normalized)?;
         out.insert(name.to_string(), normalized);
     }
     Ok(out)

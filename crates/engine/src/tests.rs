@@ -8,6 +8,7 @@ mod dlq;
 mod durability;
 mod errors;
 mod fifo;
+mod fuzz;
 mod model;
 mod restart;
 

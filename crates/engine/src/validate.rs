@@ -59,6 +59,20 @@ pub(crate) fn allowed_char(c: char) -> bool {
     matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
 }
 
+/// A stored free-text field (attribute data types, trace headers, tags,
+/// queue attribute values): only the characters allowed in bodies, which are
+/// exactly those XML 1.0 can carry, so no stored string can break a Query
+/// (XML) answer. The message names `field` but never repeats the value.
+pub(crate) fn text(field: &str, value: &str) -> Result<(), EngineError> {
+    match value.chars().find(|c| !allowed_char(*c)) {
+        None => Ok(()),
+        Some(bad) => Err(invalid(format!(
+            "Value for parameter {field} is invalid. Reason: it contains the character #x{:X}; the set of allowed characters is #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF.",
+            u32::from(bad)
+        ))),
+    }
+}
+
 /// Body: not empty, only allowed characters.
 pub(crate) fn body(body: &str) -> Result<(), EngineError> {
     if body.is_empty() {
@@ -173,6 +187,10 @@ pub(crate) fn message_attributes(
     let mut size = 0usize;
     for (name, value) in attributes {
         attribute_name(name)?;
+        text(
+            &format!("MessageAttribute.{name}.DataType"),
+            &value.data_type,
+        )?;
         let Some(base) = base_type(&value.data_type) else {
             return Err(invalid(format!(
                 "The type of message (user) attribute '{name}' is invalid. You must use only the following supported type prefixes: Binary, Number, String."
@@ -225,10 +243,15 @@ pub(crate) fn system_attributes(
                 "Message system attribute 'AWSTraceHeader' must be a non-empty String.",
             ));
         }
-        let text = String::from_utf8(value.value.clone()).map_err(|_| {
+        text(
+            "MessageSystemAttribute.AWSTraceHeader.DataType",
+            &value.data_type,
+        )?;
+        let header = String::from_utf8(value.value.clone()).map_err(|_| {
             invalid("Message system attribute 'AWSTraceHeader' is not valid UTF-8.")
         })?;
-        trace = Some(text);
+        text("MessageSystemAttribute.AWSTraceHeader", &header)?;
+        trace = Some(header);
     }
     Ok(trace)
 }
@@ -288,6 +311,8 @@ pub(crate) fn account_id(account: &str) -> bool {
 /// at most `TAG_VALUE_MAX_CHARS`, at most `TAGS_MAX` of them.
 pub(crate) fn tags(tags: &BTreeMap<String, String>) -> Result<(), EngineError> {
     for (key, value) in tags {
+        text("Tag key", key)?;
+        text("Tag value", value)?;
         if key.is_empty()
             || key.chars().count() > TAG_KEY_MAX_CHARS
             || value.chars().count() > TAG_VALUE_MAX_CHARS
@@ -383,6 +408,53 @@ mod tests {
             Err(EngineError::InvalidMessageContents(_))
         ));
         assert!(body("\u{FFFD}\u{E000}\u{10FFFF}").is_ok());
+    }
+
+    #[test]
+    fn stored_text_uses_the_body_rule() {
+        assert!(text("f", "plain\t\n\r é 😀 \u{FFFD}\u{E000}\u{10FFFF}").is_ok());
+        for bad in [
+            "\u{1}", "a\u{0}", "\u{FFFF}", "\u{FFFE}", "x\u{1F}y", "\u{B}",
+        ] {
+            let err = text("Tag", bad).unwrap_err();
+            assert!(
+                matches!(err, EngineError::InvalidParameterValue(_)),
+                "{bad:?}"
+            );
+            // The message never repeats the forbidden character.
+            assert!(err.to_string().chars().all(allowed_char), "{err}");
+        }
+        let typed = |data_type: &str| {
+            BTreeMap::from([(
+                "a".to_string(),
+                AttributeValue {
+                    data_type: data_type.into(),
+                    value: b"v".to_vec(),
+                },
+            )])
+        };
+        assert!(message_attributes(&typed("String.ok")).is_ok());
+        for bad in ["String.\u{1}", "Binary.\u{FFFF}", "Number.\u{FFFE}"] {
+            assert!(
+                matches!(
+                    message_attributes(&typed(bad)),
+                    Err(EngineError::InvalidParameterValue(_))
+                ),
+                "{bad:?}"
+            );
+        }
+        let trace = |data_type: &str, value: &str| {
+            BTreeMap::from([(
+                "AWSTraceHeader".to_string(),
+                AttributeValue {
+                    data_type: data_type.into(),
+                    value: value.as_bytes().to_vec(),
+                },
+            )])
+        };
+        assert!(system_attributes(&trace("String", "Root=1-abc")).is_ok());
+        assert!(system_attributes(&trace("String", "Root=\u{1}")).is_err());
+        assert!(system_attributes(&trace("String.\u{FFFF}", "Root=1")).is_err());
     }
 
     #[test]

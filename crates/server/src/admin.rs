@@ -51,6 +51,10 @@ pub enum AdminError {
     /// Malformed request.
     #[error("{0}")]
     BadRequest(String),
+    /// The body could not be read within the limits (too large, too slow,
+    /// the body budget spent).
+    #[error(transparent)]
+    Body(crate::error::SqsError),
     /// The endpoint is turned off in the configuration.
     #[error("{0} is disabled in the configuration")]
     Disabled(&'static str),
@@ -78,7 +82,7 @@ async fn admin(State(state): State<AppState>, request: Request) -> Response {
         if !state.inner.admin.enabled {
             return Err(AdminError::Disabled("the admin endpoint (admin.enabled)"));
         }
-        let (scope, body) = authorize(&state, request).await?;
+        let (scope, body, _budget) = authorize(&state, request).await?;
         let request: ops::Request = serde_json::from_slice(&body)
             .map_err(|e| AdminError::BadRequest(format!("invalid admin request: {e}")))?;
         tracing::info!(op = ?std::mem::discriminant(&request), scope = ?scope, "admin request");
@@ -95,7 +99,7 @@ async fn reset(State(state): State<AppState>, request: Request) -> Response {
                 "the reset endpoint (admin.reset_endpoint)",
             ));
         }
-        let (_scope, _) = authorize(&state, request).await?;
+        let (_scope, _body, _budget) = authorize(&state, request).await?;
         // Whoever may reach it (loopback, or any configured key) resets all.
         let deleted = state.inner.engine.reset().await?;
         tracing::warn!(
@@ -108,35 +112,47 @@ async fn reset(State(state): State<AppState>, request: Request) -> Response {
     respond(result)
 }
 
-/// Checks who is calling; returns the scope and the body.
-async fn authorize(state: &AppState, request: Request) -> Result<(Scope, Bytes), AdminError> {
+/// Checks who is calling; returns the scope, the body and the part of the
+/// body budget it holds (keep it until the answer).
+async fn authorize(
+    state: &AppState,
+    request: Request,
+) -> Result<(Scope, Bytes, crate::body_budget::Reservation), AdminError> {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
     let (parts, body) = request.into_parts();
-    let limit = usize::try_from(state.inner.limits.max_request_bytes).unwrap_or(usize::MAX);
-    let body = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|e| AdminError::BadRequest(format!("cannot read the body: {e}")))?;
     let auth = &state.inner.auth;
-    if auth.credentials.is_empty() {
-        return match peer {
-            Some(peer) if peer.ip().is_loopback() => Ok((Scope::All, body)),
-            _ => Err(AdminError::Forbidden(
-                "without credentials the admin endpoints serve loopback clients only".into(),
-            )),
-        };
-    }
-    let principal = crate::auth::verify(
-        auth,
-        parts.method.as_str(),
-        &parts.uri,
-        &parts.headers,
-        &body,
-        now_ms(),
-    )?;
-    Ok((Scope::Account(principal.account_id), body))
+    // Who calls is decided before the body is read (all but the signature
+    // over it), so unauthenticated clients cannot make the server buffer it.
+    let checked = if auth.credentials.is_empty() {
+        match peer {
+            Some(peer) if peer.ip().is_loopback() => None,
+            _ => {
+                return Err(AdminError::Forbidden(
+                    "without credentials the admin endpoints serve loopback clients only".into(),
+                ))
+            }
+        }
+    } else {
+        Some(crate::auth::check_headers(
+            auth,
+            &parts.uri,
+            &parts.headers,
+            now_ms(),
+        )?)
+    };
+    let declared = crate::handler::declared_length(&parts.headers);
+    let (body, reservation) = crate::handler::read_limited_body(state, declared, body)
+        .await
+        .map_err(AdminError::Body)?;
+    let Some(checked) = checked else {
+        return Ok((Scope::All, body, reservation));
+    };
+    let principal =
+        checked.verify_body(parts.method.as_str(), &parts.uri, &parts.headers, &body)?;
+    Ok((Scope::Account(principal.account_id), body, reservation))
 }
 
 fn respond(result: Result<serde_json::Value, AdminError>) -> Response {

@@ -1,9 +1,11 @@
 //! SigV4 request authentication and the configured credentials.
 //!
-//! The HTTP layer calls [`verify`] once per API request with the raw method,
-//! request target, headers and body; nothing else here is public.
+//! The HTTP layer calls [`check_headers`] once per API request before it
+//! reads the body, then [`HeadersChecked::verify_body`] with the exact body
+//! ([`verify`] does both).
 //!
-//! Verification (when credentials are configured), in order:
+//! Verification (when credentials are configured), in order (1–3 need no
+//! body, so an unauthenticated client never makes the server buffer one):
 //! 1. `parse`: find the signature (`Authorization` header or presigned
 //!    `X-Amz-*` query parameters) and check its structure, the credential
 //!    scope (`<key>/<YYYYMMDD>/<region>/sqs/aws4_request`, date equal to the
@@ -189,6 +191,7 @@ pub enum AuthError {
 
 /// Verifies a request. `uri` is the request target as received (path and
 /// raw query), `body` the exact body bytes, `now_ms` the wall clock.
+/// Equivalent to [`check_headers`] followed by [`HeadersChecked::verify_body`].
 pub fn verify(
     config: &AuthConfig,
     method: &str,
@@ -197,14 +200,69 @@ pub fn verify(
     body: &[u8],
     now_ms: u64,
 ) -> Result<Principal, AuthError> {
+    check_headers(config, uri, headers, now_ms)?.verify_body(method, uri, headers, body)
+}
+
+/// Steps 1–3 of verification, which need no body: a missing, malformed,
+/// expired or unknown-key signature is refused here, before the server
+/// reads (and buffers) a single byte of the body.
+pub fn check_headers<'a>(
+    config: &'a AuthConfig,
+    uri: &axum::http::Uri,
+    headers: &axum::http::HeaderMap,
+    now_ms: u64,
+) -> Result<HeadersChecked<'a>, AuthError> {
     if config.credentials.is_empty() {
-        return Ok(anonymous::principal(config, uri, headers));
+        return Ok(HeadersChecked(Checked::Anonymous(anonymous::principal(
+            config, uri, headers,
+        ))));
     }
-    verify_signed(config, SERVICE, method, uri, headers, body, now_ms)
+    check_signed_headers(config, SERVICE, uri, headers, now_ms)
+        .map(|signed| HeadersChecked(Checked::Signed(signed)))
+}
+
+/// A request whose signature parameters, date, access key and session token
+/// passed [`check_headers`]; only the signature over the body remains.
+#[derive(Debug)]
+pub struct HeadersChecked<'a>(Checked<'a>);
+
+#[derive(Debug)]
+enum Checked<'a> {
+    /// No credentials configured: nothing to verify.
+    Anonymous(Principal),
+    /// Credentials configured.
+    Signed(SignedHeaders<'a>),
+}
+
+/// What [`check_signed_headers`] found.
+#[derive(Debug)]
+struct SignedHeaders<'a> {
+    query: QueryParams,
+    signed: SignedRequest,
+    credential: &'a Credential,
+}
+
+impl HeadersChecked<'_> {
+    /// Step 4: the signature over the canonical request, whose payload hash
+    /// is computed from `body`. Pass the same method, target and headers
+    /// [`check_headers`] saw.
+    pub fn verify_body(
+        self,
+        method: &str,
+        uri: &axum::http::Uri,
+        headers: &axum::http::HeaderMap,
+        body: &[u8],
+    ) -> Result<Principal, AuthError> {
+        match self.0 {
+            Checked::Anonymous(principal) => Ok(principal),
+            Checked::Signed(signed) => signed.verify_body(method, uri, headers, body),
+        }
+    }
 }
 
 /// [`verify`] with credentials configured, for a scope naming `service`
 /// (tests use the AWS test-suite service name `service`).
+#[cfg(test)]
 fn verify_signed(
     config: &AuthConfig,
     service: &str,
@@ -214,6 +272,18 @@ fn verify_signed(
     body: &[u8],
     now_ms: u64,
 ) -> Result<Principal, AuthError> {
+    check_signed_headers(config, service, uri, headers, now_ms)?
+        .verify_body(method, uri, headers, body)
+}
+
+/// Steps 1–3 with credentials configured.
+fn check_signed_headers<'a>(
+    config: &'a AuthConfig,
+    service: &str,
+    uri: &axum::http::Uri,
+    headers: &axum::http::HeaderMap,
+    now_ms: u64,
+) -> Result<SignedHeaders<'a>, AuthError> {
     let query = QueryParams::parse(uri.query());
     let signed = parse::signed_request(headers, &query, service)?;
     check_time(&signed, now_ms)?;
@@ -223,55 +293,76 @@ fn verify_signed(
         .find(|c| c.access_key_id == signed.credential.access_key_id)
         .ok_or(AuthError::InvalidClientTokenId)?;
     check_session_token(credential, signed.security_token.as_deref())?;
-
-    let canonical_query = match signed.form {
-        Form::Header => query.canonical(&[]),
-        Form::Presigned { .. } => query.canonical(&[parse::Q_SIGNATURE]),
-    };
-    let body_hash = signing::sha256_hex(body);
-    let mut payload_hashes = vec![body_hash.as_str()];
-    if matches!(signed.form, Form::Presigned { .. }) && body.is_empty() {
-        payload_hashes.push(UNSIGNED_PAYLOAD);
-    }
-    let scope = signed.credential.scope();
-    let key = signing::signing_key(
-        &credential.secret_access_key,
-        &signed.credential.date,
-        &signed.credential.region,
-        &signed.credential.service,
-    );
-    let authority = uri.authority().map(|a| a.as_str());
-    let mut matched = false;
-    for payload_hash in payload_hashes {
-        let canonical_request = canonical::request(&canonical::CanonicalInput {
-            method,
-            raw_path: uri.path(),
-            canonical_query: &canonical_query,
-            headers,
-            authority,
-            signed_headers: &signed.signed_headers,
-            payload_hash,
-        });
-        let string_to_sign = signing::string_to_sign(&signed.amz_date, &scope, &canonical_request);
-        let expected = signing::signature(&key, &string_to_sign);
-        // Evaluate every candidate so the work done does not depend on which matched.
-        matched |= signing::constant_time_eq(expected.as_bytes(), signed.signature.as_bytes());
-    }
-    if !matched {
-        tracing::debug!(
-            access_key_id = %signed.credential.access_key_id,
-            canonical_uri = %canonical::uri(uri.path()),
-            signed_headers = %signed.signed_headers.join(";"),
-            payload_hash = %body_hash,
-            "SigV4 signature mismatch"
-        );
-        return Err(AuthError::SignatureDoesNotMatch);
-    }
-    Ok(Principal {
-        account_id: credential.account_id.clone(),
-        access_key_id: credential.access_key_id.clone(),
-        region: Some(signed.credential.region),
+    Ok(SignedHeaders {
+        query,
+        signed,
+        credential,
     })
+}
+
+impl SignedHeaders<'_> {
+    fn verify_body(
+        self,
+        method: &str,
+        uri: &axum::http::Uri,
+        headers: &axum::http::HeaderMap,
+        body: &[u8],
+    ) -> Result<Principal, AuthError> {
+        let SignedHeaders {
+            query,
+            signed,
+            credential,
+        } = self;
+        let canonical_query = match signed.form {
+            Form::Header => query.canonical(&[]),
+            Form::Presigned { .. } => query.canonical(&[parse::Q_SIGNATURE]),
+        };
+        let body_hash = signing::sha256_hex(body);
+        let mut payload_hashes = vec![body_hash.as_str()];
+        if matches!(signed.form, Form::Presigned { .. }) && body.is_empty() {
+            payload_hashes.push(UNSIGNED_PAYLOAD);
+        }
+        let scope = signed.credential.scope();
+        let key = signing::signing_key(
+            &credential.secret_access_key,
+            &signed.credential.date,
+            &signed.credential.region,
+            &signed.credential.service,
+        );
+        let authority = uri.authority().map(|a| a.as_str());
+        let mut matched = false;
+        for payload_hash in payload_hashes {
+            let canonical_request = canonical::request(&canonical::CanonicalInput {
+                method,
+                raw_path: uri.path(),
+                canonical_query: &canonical_query,
+                headers,
+                authority,
+                signed_headers: &signed.signed_headers,
+                payload_hash,
+            });
+            let string_to_sign =
+                signing::string_to_sign(&signed.amz_date, &scope, &canonical_request);
+            let expected = signing::signature(&key, &string_to_sign);
+            // Evaluate every candidate so the work done does not depend on which matched.
+            matched |= signing::constant_time_eq(expected.as_bytes(), signed.signature.as_bytes());
+        }
+        if !matched {
+            tracing::debug!(
+                access_key_id = %signed.credential.access_key_id,
+                canonical_uri = %canonical::uri(uri.path()),
+                signed_headers = %signed.signed_headers.join(";"),
+                payload_hash = %body_hash,
+                "SigV4 signature mismatch"
+            );
+            return Err(AuthError::SignatureDoesNotMatch);
+        }
+        Ok(Principal {
+            account_id: credential.account_id.clone(),
+            access_key_id: credential.access_key_id.clone(),
+            region: Some(signed.credential.region),
+        })
+    }
 }
 
 /// Clock skew (both forms) and presigned expiry.

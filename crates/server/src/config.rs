@@ -123,9 +123,18 @@ pub struct LimitsConfig {
     pub header_read_timeout_ms: u64,
     /// Time allowed for a client to send the whole body. Default: 30000.
     pub body_read_timeout_ms: u64,
-    /// A connection with no bytes moving and no request in progress for
-    /// this long is closed. Must exceed 20 s long polls. Default: 75000.
+    /// A connection with no request in progress for this long is closed,
+    /// whatever bytes or frames arrive meanwhile (HTTP/2 PINGs and SETTINGS
+    /// are not activity). A long poll is a request in progress. Default: 75000.
     pub idle_timeout_ms: u64,
+    /// Bytes of request bodies that may be read or processed at once, across
+    /// all connections (a request holds its body's size from before the
+    /// first byte is read until it is answered). At least
+    /// `max_request_bytes`. Default: 268435456 (256 MiB).
+    pub request_body_budget_bytes: u64,
+    /// How long a request waits for room in that budget before it is
+    /// answered 503 `ServiceUnavailable` (SDKs retry it). Default: 1000.
+    pub request_body_budget_wait_ms: u64,
 }
 
 impl Default for LimitsConfig {
@@ -136,6 +145,8 @@ impl Default for LimitsConfig {
             header_read_timeout_ms: 30_000,
             body_read_timeout_ms: 30_000,
             idle_timeout_ms: 75_000,
+            request_body_budget_bytes: 256 * 1024 * 1024,
+            request_body_budget_wait_ms: 1_000,
         }
     }
 }
@@ -380,10 +391,11 @@ impl Config {
                 return Err(ConfigError::Invalid(format!("{key} must be at least 1")));
             }
         }
-        if l.idle_timeout_ms <= 20_000 {
-            return Err(ConfigError::Invalid(
-                "limits.idle_timeout_ms must exceed 20000 (the longest long poll)".into(),
-            ));
+        if l.request_body_budget_bytes < l.max_request_bytes {
+            return Err(ConfigError::Invalid(format!(
+                "limits.request_body_budget_bytes ({}) must be at least limits.max_request_bytes ({})",
+                l.request_body_budget_bytes, l.max_request_bytes
+            )));
         }
         if let Some(url) = &self.public_base_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -408,6 +420,26 @@ impl Config {
                 "refusing to listen on {} without credentials: configure [[auth.credentials]] \
                  or set auth.allow_anonymous = true (--allow-anonymous)",
                 self.listen
+            )));
+        }
+        self.check_metrics_exposure()
+    }
+
+    /// The metrics listener shows queue names and account ids: without
+    /// credentials it binds only loopback addresses, like the API, unless
+    /// `auth.allow_anonymous`.
+    fn check_metrics_exposure(&self) -> Result<(), ConfigError> {
+        let exposed = self
+            .metrics
+            .listen
+            .parse::<SocketAddr>()
+            .is_ok_and(|addr| !addr.ip().is_loopback());
+        if exposed && self.auth.credentials.is_empty() && !self.auth.allow_anonymous {
+            return Err(ConfigError::Invalid(format!(
+                "refusing to serve metrics on {} without credentials: it exposes queue names \
+                 and account ids; use a loopback address, configure [[auth.credentials]] or set \
+                 auth.allow_anonymous = true (--allow-anonymous)",
+                self.metrics.listen
             )));
         }
         Ok(())
@@ -604,6 +636,57 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("segment_size_bytes"), "{err}");
+    }
+
+    #[test]
+    fn metrics_on_a_non_loopback_address_need_credentials_or_allow_anonymous() {
+        let exposed = Overrides {
+            metrics_listen: Some("0.0.0.0:9325".into()),
+            ..Overrides::default()
+        };
+        let err = Config::load(None, env(&[]), &exposed).unwrap_err();
+        assert!(err.to_string().contains("metrics on 0.0.0.0:9325"), "{err}");
+        assert!(Config::load(
+            None,
+            env(&[("STOWAGE_METRICS_LISTEN", "[::]:9325")]),
+            &Overrides::default()
+        )
+        .is_err());
+        for ok in ["127.0.0.1:9325", "[::1]:1", ""] {
+            let o = Overrides {
+                metrics_listen: Some(ok.into()),
+                ..Overrides::default()
+            };
+            assert!(Config::load(None, env(&[]), &o).is_ok(), "{ok}");
+        }
+        let anonymous = Overrides {
+            allow_anonymous: true,
+            ..exposed.clone()
+        };
+        assert!(Config::load(None, env(&[]), &anonymous).is_ok());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(
+            &path,
+            "[metrics]\nlisten = \"0.0.0.0:9325\"\n[[auth.credentials]]\naccess_key_id = \"AK\"\n\
+             secret_access_key = \"s\"\naccount_id = \"123456789012\"\n",
+        )
+        .unwrap();
+        assert!(Config::load(Some(&path), env(&[]), &Overrides::default()).is_ok());
+    }
+
+    #[test]
+    fn the_body_budget_holds_at_least_one_largest_request() {
+        let err = Config::load(
+            None,
+            env(&[("STOWAGE_LIMITS_REQUEST_BODY_BUDGET_BYTES", "1000")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("request_body_budget_bytes"),
+            "{err}"
+        );
     }
 
     #[test]

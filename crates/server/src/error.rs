@@ -13,6 +13,7 @@
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use engine::{EngineError, MoveTaskFailure};
+use storage::StorageError;
 
 use crate::auth::AuthError;
 use crate::protocol::{json, query, Protocol};
@@ -63,6 +64,9 @@ pub enum SqsError {
     /// A bug in the server (a request task panicked).
     #[error("internal error: {0}")]
     Internal(String),
+    /// The global request-body budget stayed spent for the whole wait.
+    #[error("The server is reading too many request bodies at once. Please retry the request.")]
+    BodyBudgetExhausted,
 }
 
 /// How an error appears on the wire.
@@ -114,12 +118,66 @@ const INTERNAL: ErrorCode = ErrorCode {
     sender_fault: false,
 };
 
+/// Temporarily unable to serve (full disk, poisoned log, overload): SDKs
+/// retry a 503.
 const UNAVAILABLE: ErrorCode = ErrorCode {
     shape: "ServiceUnavailable",
     legacy: "ServiceUnavailable",
     status: StatusCode::SERVICE_UNAVAILABLE,
     sender_fault: false,
 };
+
+/// The SQS code of a storage failure: the log refusing writes (poisoned by a
+/// failed write or fsync, or a write that found the disk full) is 503;
+/// anything else is a 500.
+fn storage_code(e: &StorageError) -> ErrorCode {
+    match e {
+        StorageError::Poisoned(_) => UNAVAILABLE,
+        StorageError::Io { source, .. } if is_disk_full(source) => UNAVAILABLE,
+        StorageError::Io { .. }
+        | StorageError::Corruption { .. }
+        | StorageError::CorruptFrame { .. }
+        | StorageError::MissingSegments { .. }
+        | StorageError::ManifestMissing(_)
+        | StorageError::ForeignFile(_)
+        | StorageError::UnsupportedVersion { .. }
+        | StorageError::Locked(_)
+        | StorageError::Codec(_)
+        | StorageError::BadPosition { .. }
+        | StorageError::Index(_)
+        | StorageError::Closed => INTERNAL,
+    }
+}
+
+/// ENOSPC or EDQUOT.
+fn is_disk_full(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull || e.kind() == std::io::ErrorKind::QuotaExceeded
+}
+
+/// Why the log refuses writes, in words for the client (the full reason, with
+/// file paths, goes to the log): a poisoned log keeps the text of the I/O
+/// error that poisoned it.
+fn storage_unavailable_message(e: &StorageError) -> String {
+    let disk_full = match e {
+        StorageError::Io { source, .. } => is_disk_full(source),
+        StorageError::Poisoned(reason) => {
+            reason.contains("No space left on device")
+                || reason.contains("Disk quota exceeded")
+                || reason.contains("os error 28)")
+                || reason.contains("os error 122)")
+        }
+        _ => false,
+    };
+    let cause = if disk_full {
+        "the disk holding its data directory is full"
+    } else {
+        "a write or fsync of its log failed"
+    };
+    format!(
+        "Service unavailable: the server cannot store changes because {cause}; \
+         requests that only read still work. Retry later."
+    )
+}
 
 /// The SQS code of an engine error.
 pub fn engine_code(e: &EngineError) -> ErrorCode {
@@ -196,7 +254,8 @@ pub fn engine_code(e: &EngineError) -> ErrorCode {
             400,
         ),
         EngineError::AccessDenied(_) => client("AccessDeniedException", "AccessDenied", 403),
-        EngineError::Storage(_) | EngineError::Internal(_) => INTERNAL,
+        EngineError::Storage(e) => storage_code(e),
+        EngineError::Internal(_) => INTERNAL,
         EngineError::Unavailable(_) => UNAVAILABLE,
     }
 }
@@ -243,6 +302,7 @@ pub fn admin_code(e: &crate::admin::AdminError) -> ErrorCode {
         AdminError::Auth(e) => auth_code(e),
         AdminError::Forbidden(_) => client("AccessDenied", "AccessDenied", 403),
         AdminError::BadRequest(_) => client("InvalidRequest", "InvalidRequest", 400),
+        AdminError::Body(e) => e.code(),
         AdminError::Disabled(_) => client("NotFound", "NotFound", 404),
         AdminError::Encode(_) => INTERNAL,
     }
@@ -283,16 +343,20 @@ impl SqsError {
             SqsError::RequestTimeout => client("RequestTimeout", "RequestTimeout", 408),
             SqsError::IncompleteBody(_) => client("IncompleteBody", "IncompleteBody", 400),
             SqsError::Internal(_) => INTERNAL,
+            SqsError::BodyBudgetExhausted => UNAVAILABLE,
         }
     }
 
     /// The message sent to the client. Internal failures get a generic text
     /// (details go to the log).
     pub fn client_message(&self) -> String {
-        if self.code().sender_fault {
-            self.to_string()
-        } else {
-            "We encountered an internal error. Please try again.".into()
+        match self {
+            _ if self.code().sender_fault => self.to_string(),
+            SqsError::Engine(EngineError::Storage(e)) if self.code() == UNAVAILABLE => {
+                storage_unavailable_message(e)
+            }
+            SqsError::BodyBudgetExhausted => self.to_string(),
+            _ => "We encountered an internal error. Please try again.".into(),
         }
     }
 
@@ -397,6 +461,12 @@ mod tests {
             ),
             (
                 EngineError::Storage(storage::StorageError::Poisoned("disk".into())).into(),
+                "ServiceUnavailable",
+                "ServiceUnavailable",
+                503,
+            ),
+            (
+                EngineError::Storage(storage::StorageError::Closed).into(),
                 "InternalFailure",
                 "InternalFailure",
                 500,
@@ -409,6 +479,12 @@ mod tests {
             ),
             (
                 EngineError::Unavailable("conflict".into()).into(),
+                "ServiceUnavailable",
+                "ServiceUnavailable",
+                503,
+            ),
+            (
+                SqsError::BodyBudgetExhausted,
                 "ServiceUnavailable",
                 "ServiceUnavailable",
                 503,
@@ -494,6 +570,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_log_that_refuses_writes_is_a_503_naming_the_cause_but_no_path() {
+        let full = std::io::Error::from_raw_os_error(28);
+        let poisoned = SqsError::from(EngineError::Storage(StorageError::Poisoned(
+            StorageError::Io {
+                path: "/secret/wal/00000000000000000001.wal".into(),
+                source: full,
+            }
+            .to_string(),
+        )));
+        let message = poisoned.client_message();
+        assert!(message.contains("disk"), "{message}");
+        assert!(message.contains("full"), "{message}");
+        assert!(!message.contains("secret"), "{message}");
+        let r = poisoned.render(Protocol::Json, "rid");
+        assert_eq!(r.status(), 503);
+        assert_eq!(
+            r.headers()["x-amzn-query-error"],
+            "ServiceUnavailable;Receiver"
+        );
+        let other = SqsError::from(EngineError::Storage(StorageError::Poisoned(
+            "I/O error on /secret: Input/output error (os error 5)".into(),
+        )));
+        let message = other.client_message();
+        assert!(message.contains("write or fsync"), "{message}");
+        assert!(!message.contains("secret"), "{message}");
+        let direct = SqsError::from(EngineError::Storage(StorageError::Io {
+            path: "/secret".into(),
+            source: std::io::Error::from_raw_os_error(28),
+        }));
+        assert_eq!(direct.code().status, 503);
+        assert!(direct.client_message().contains("full"));
+    }
+
+    #[tokio::test]
     async fn query_words_queue_does_not_exist_its_own_way() {
         let r = SqsError::from(EngineError::QueueDoesNotExist).render(Protocol::Query, "rid");
         let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
@@ -512,7 +622,7 @@ mod tests {
 
     #[tokio::test]
     async fn internal_errors_hide_details_and_blame_the_receiver() {
-        let err = SqsError::from(EngineError::Storage(storage::StorageError::Poisoned(
+        let err = SqsError::from(EngineError::Storage(storage::StorageError::Index(
             "secret path".into(),
         )));
         let r = err.render(Protocol::Query, "rid-2");

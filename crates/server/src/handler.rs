@@ -7,12 +7,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use tracing::Instrument;
 
 use crate::actions::{self, Ctx};
+use crate::body_budget::Reservation;
 use crate::error::SqsError;
 use crate::protocol::{self, json, query, Action, Detected, Out, Params, Protocol};
 use crate::queue_url::{self, UrlBase};
@@ -123,18 +124,72 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-async fn read_body(state: &AppState, body: Body) -> Result<Bytes, SqsError> {
-    let limits = &state.inner.limits;
-    let limit = usize::try_from(limits.max_request_bytes).unwrap_or(usize::MAX);
-    let deadline = Duration::from_millis(limits.body_read_timeout_ms);
-    match tokio::time::timeout(deadline, Limited::new(body, limit).collect()).await {
-        Err(_) => Err(SqsError::RequestTimeout),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(SqsError::RequestTooLarge(limits.max_request_bytes))
-        }
-        Ok(Err(e)) => Err(SqsError::IncompleteBody(e.to_string())),
+/// The `Content-Length` a request declares, if any.
+pub(crate) fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+/// Reads a request body under every limit: a declared length over
+/// `max_request_bytes` is 413 before a byte is read; the bytes come out of
+/// the global body budget (the returned reservation holds them until it is
+/// dropped; 503 when no room frees in time); all of it within
+/// `body_read_timeout_ms`. Authenticate what can be before calling this.
+pub(crate) async fn read_limited_body(
+    state: &AppState,
+    declared: Option<u64>,
+    body: Body,
+) -> Result<(Bytes, Reservation), SqsError> {
+    let max = state.inner.limits.max_request_bytes;
+    if declared.is_some_and(|n| n > max) {
+        return Err(SqsError::RequestTooLarge(max));
     }
+    let mut reservation = state.inner.body_budget.reservation();
+    reservation
+        .cover(declared.unwrap_or(0))
+        .await
+        .map_err(|_| SqsError::BodyBudgetExhausted)?;
+    let body = read_body(state, body, declared, &mut reservation).await?;
+    Ok((body, reservation))
+}
+
+/// Reads the whole body within `limits.body_read_timeout_ms` and
+/// `max_request_bytes`, keeping `reservation` (already covering the declared
+/// length) at least as large as what has been read.
+async fn read_body(
+    state: &AppState,
+    body: Body,
+    declared: Option<u64>,
+    reservation: &mut Reservation,
+) -> Result<Bytes, SqsError> {
+    let limits = &state.inner.limits;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(limits.body_read_timeout_ms);
+    let capacity = declared.map_or(0, |n| usize::try_from(n).unwrap_or(0));
+    let mut buf = Vec::with_capacity(capacity);
+    let mut body = body;
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Err(_) => return Err(SqsError::RequestTimeout),
+            Ok(None) => break,
+            Ok(Some(Err(e))) => return Err(SqsError::IncompleteBody(e.to_string())),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        let total = (buf.len() + data.len()) as u64;
+        if total > limits.max_request_bytes {
+            return Err(SqsError::RequestTooLarge(limits.max_request_bytes));
+        }
+        reservation
+            .cover(total)
+            .await
+            .map_err(|_| SqsError::BodyBudgetExhausted)?;
+        buf.extend_from_slice(&data);
+    }
+    Ok(Bytes::from(buf))
 }
 
 /// Everything up to the action's result; the protocol is known first so that
@@ -153,17 +208,25 @@ async fn handle(
                 return Err(SqsError::UnsupportedContentEncoding(encoding.to_owned()));
             }
         }
-        let declared = parts
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+        let declared = declared_length(&parts.headers);
         if declared.is_some_and(|n| n > state.inner.limits.max_request_bytes) {
             return Err(SqsError::RequestTooLarge(
                 state.inner.limits.max_request_bytes,
             ));
         }
-        let body = read_body(state, body).await?;
+        // JSON names its action in a header: an unknown one is refused first,
+        // as before. (Query names it in the body.)
+        if let Detected::Json(name) = &detected {
+            let parsed = parse_action(name.clone(), false)?;
+            action = Some(parsed);
+            tracing::Span::current().record("action", parsed.as_str());
+        }
+        // Everything the signature check can decide without the body is
+        // decided before a byte of it is read; then the body's bytes come out
+        // of the global budget.
+        let headers_checked =
+            crate::auth::check_headers(&state.inner.auth, &parts.uri, &parts.headers, now_ms())?;
+        let (body, reservation) = read_limited_body(state, declared, body).await?;
 
         // Query parameters come from the URI query string and the form body.
         let query_tree = match detected {
@@ -175,39 +238,29 @@ async fn handle(
             }
             Detected::Json(_) => None,
         };
-        let name = match (&detected, &query_tree) {
-            (Detected::Json(name), _) => name.clone(),
-            (Detected::Query, Some(tree)) => match tree.get("Action") {
-                Some(protocol::query::Node::Leaf(a)) => Some(a.clone()),
-                _ => None,
-            },
-            (Detected::Query, None) => None,
-        };
-        // A Query request to a queue URL is for that queue: without an
-        // action SQS does not know the operation, and the actions that take
-        // no queue are not valid there.
         let path_queue_url = match detected {
             Detected::Query => queue_url::from_path(parts.uri.path()),
             Detected::Json(_) => None,
         };
-        let parsed: Action = match name.filter(|n| !n.is_empty()) {
-            None if path_queue_url.is_some() => return Err(SqsError::UnknownOperation),
-            None => return Err(SqsError::MissingAction),
-            Some(n) => n.parse().map_err(|_| SqsError::InvalidAction(n))?,
+        let parsed = match (action, &query_tree) {
+            (Some(parsed), _) => parsed,
+            (None, tree) => {
+                let name = match tree.as_ref().and_then(|t| t.get("Action")) {
+                    Some(protocol::query::Node::Leaf(a)) => Some(a.clone()),
+                    _ => None,
+                };
+                let parsed = parse_action(name, path_queue_url.is_some())?;
+                action = Some(parsed);
+                tracing::Span::current().record("action", parsed.as_str());
+                parsed
+            }
         };
-        if path_queue_url.is_some() && matches!(parsed, Action::CreateQueue | Action::ListQueues) {
-            return Err(SqsError::InvalidAction(parsed.as_str().to_owned()));
-        }
-        action = Some(parsed);
-        tracing::Span::current().record("action", parsed.as_str());
 
-        let principal = crate::auth::verify(
-            &state.inner.auth,
+        let principal = headers_checked.verify_body(
             parts.method.as_str(),
             &parts.uri,
             &parts.headers,
             &body,
-            now_ms(),
         )?;
         tracing::Span::current().record("account", principal.account_id.as_str());
         let ctx = Ctx {
@@ -232,14 +285,33 @@ async fn handle(
                 .filter(|v| !v.is_empty())
                 .map(str::to_owned),
         };
-        match &query_tree {
+        let result = match &query_tree {
             Some(tree) => actions::dispatch(&ctx, parsed, Params::Query(tree)).await,
             None => {
                 let map = json::decode(&body)?;
                 actions::dispatch(&ctx, parsed, Params::Json(&map)).await
             }
-        }
+        };
+        // The body and what was decoded from it are in memory until here.
+        drop(reservation);
+        result
     }
     .await;
     (action, result)
+}
+
+/// The action a request names: missing/empty → `MissingAction` (or
+/// `UnknownOperation` for a Query request to a queue URL: SQS does not know
+/// the operation there), unknown → `InvalidAction`; the actions that take no
+/// queue are not valid on a queue URL.
+fn parse_action(name: Option<String>, on_queue_url: bool) -> Result<Action, SqsError> {
+    let parsed: Action = match name.filter(|n| !n.is_empty()) {
+        None if on_queue_url => return Err(SqsError::UnknownOperation),
+        None => return Err(SqsError::MissingAction),
+        Some(n) => n.parse().map_err(|_| SqsError::InvalidAction(n))?,
+    };
+    if on_queue_url && matches!(parsed, Action::CreateQueue | Action::ListQueues) {
+        return Err(SqsError::InvalidAction(parsed.as_str().to_owned()));
+    }
+    Ok(parsed)
 }

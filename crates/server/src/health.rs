@@ -1,5 +1,6 @@
-//! `/health/live` (the process answers) and `/health/ready` (recovery is
-//! done and the write-ahead log accepts appends).
+//! `/health/live` (the process answers and its log is not poisoned) and
+//! `/health/ready` (recovery is done and the write-ahead log accepts
+//! appends).
 
 use std::sync::atomic::Ordering;
 
@@ -9,9 +10,18 @@ use engine::store::StoreHealth;
 
 use crate::AppState;
 
-/// Always 200 while the process serves HTTP.
-pub(crate) async fn live() -> (StatusCode, &'static str) {
-    (StatusCode::OK, "live\n")
+/// 200 while the process serves HTTP, 503 (with the reason) once the log is
+/// poisoned: a failed write or fsync is never retried, so only a restart
+/// (which recovers from disk) brings writes back, and a liveness probe that
+/// fails makes the supervisor do it.
+pub(crate) async fn live(State(state): State<AppState>) -> (StatusCode, String) {
+    match state.inner.engine.health() {
+        StoreHealth::Ok => (StatusCode::OK, "live\n".into()),
+        StoreHealth::Failed(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{reason}; restart required\n"),
+        ),
+    }
 }
 
 /// 200 once recovery finished and while the log is healthy, else 503.

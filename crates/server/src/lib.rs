@@ -11,6 +11,7 @@ mod access_log;
 mod actions;
 pub mod admin;
 pub mod auth;
+mod body_budget;
 pub mod cli;
 pub mod config;
 pub mod console;
@@ -58,6 +59,8 @@ struct StateInner {
     auth: auth::AuthConfig,
     public_base_url: Option<String>,
     limits: LimitsConfig,
+    /// Request bodies being read or processed, across all connections.
+    body_budget: body_budget::BodyBudget,
     /// The bound API address, for queue URLs when a request has no Host.
     listen: String,
     /// Admin and reset endpoints.
@@ -75,6 +78,10 @@ impl AppState {
                 auth: config.auth.clone(),
                 public_base_url: config.public_base_url.clone(),
                 limits: config.limits.clone(),
+                body_budget: body_budget::BodyBudget::new(
+                    config.limits.request_body_budget_bytes,
+                    Duration::from_millis(config.limits.request_body_budget_wait_ms),
+                ),
                 listen: listen.to_string(),
                 admin: config.admin.clone(),
                 ready: AtomicBool::new(true),
@@ -119,6 +126,11 @@ pub enum StartError {
     /// The PostgreSQL store could not be reached or migrated.
     #[error("cannot open the PostgreSQL store: {0}")]
     Store(engine::store::StoreError),
+    /// The data directory path names something that is not a directory.
+    #[error(
+        "data directory {0} is not a directory (it is a file); point --data-dir at a directory"
+    )]
+    DataDirNotADirectory(std::path::PathBuf),
     /// A queue declared in the configuration cannot be created or converged.
     #[error("configuration error: {0}")]
     Declared(#[from] declared::DeclarationError),
@@ -142,6 +154,7 @@ impl StartError {
             StartError::Storage(_)
             | StartError::Engine(_)
             | StartError::Store(_)
+            | StartError::DataDirNotADirectory(_)
             | StartError::Bind { .. } => 1,
         }
     }

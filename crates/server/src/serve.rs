@@ -1,6 +1,13 @@
 //! The accept loop: hyper connections with a timer (so the header-read
-//! timeout really applies), a connection cap, an idle timeout, and graceful
-//! shutdown that lets in-flight requests finish.
+//! timeout really applies), a connection cap, an idle timeout, an HTTP/2
+//! control-frame rate limit, and graceful shutdown that lets in-flight
+//! requests finish.
+//!
+//! Idle means no request in progress: bytes and frames (HTTP/2 PINGs,
+//! SETTINGS, WINDOW_UPDATEs) do not count, so a client cannot hold one of
+//! the `max_connections` slots with control frames alone.
+
+mod control_frames;
 
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -19,6 +26,7 @@ use tower::ServiceExt;
 
 use crate::config::LimitsConfig;
 use crate::shutdown::Trigger;
+use control_frames::FrameMeter;
 
 /// Most header lines a request may carry.
 const MAX_HEADERS: usize = 100;
@@ -73,9 +81,9 @@ pub(crate) async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let activity = Arc::new(Activity::new());
-        let io = TokioIo::new(Tracked {
+        let io = TokioIo::new(Metered {
             inner: stream,
-            activity: activity.clone(),
+            meter: FrameMeter::new(Instant::now()),
         });
         let active = activity.clone();
         let app = app.clone();
@@ -115,7 +123,7 @@ pub(crate) async fn serve(
                             break;
                         }
                         if activity.idle_for() >= idle {
-                            tracing::debug!(%peer, "closing idle connection");
+                            tracing::debug!(%peer, "no request for the idle timeout; closing");
                             break;
                         }
                     }
@@ -133,7 +141,8 @@ pub(crate) async fn serve(
     }
 }
 
-/// When the connection last moved bytes, and how many requests it is serving.
+/// When the connection last started or finished a request, and how many
+/// requests it is serving.
 struct Activity {
     epoch: Instant,
     last_ms: AtomicU64,
@@ -163,7 +172,8 @@ impl Activity {
         let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.last_ms.store(ms, Ordering::Relaxed);
     }
-    /// Time since the last byte moved; zero while a request is in progress.
+    /// Time since the last request ended (or the connection opened); zero
+    /// while a request is in progress.
     fn idle_for(&self) -> Duration {
         if self.requests.load(Ordering::Acquire) > 0 {
             return Duration::ZERO;
@@ -180,6 +190,7 @@ impl RequestGuard {
     fn new(activity: Arc<Activity>) -> RequestGuard {
         activity.requests.fetch_add(1, Ordering::AcqRel);
         activity.served.store(true, Ordering::Release);
+        activity.touch();
         RequestGuard(activity)
     }
 }
@@ -191,40 +202,47 @@ impl Drop for RequestGuard {
     }
 }
 
-/// A TCP stream that records activity on every read and write.
-struct Tracked {
+/// A TCP stream whose incoming bytes go through the HTTP/2 control-frame
+/// meter: a flood fails the read, and hyper closes the connection.
+struct Metered {
     inner: TcpStream,
-    activity: Arc<Activity>,
+    meter: FrameMeter,
 }
 
-impl AsyncRead for Tracked {
+impl AsyncRead for Metered {
     fn poll_read(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
-        let result = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.activity.touch();
+        let this = &mut *self;
+        let result = std::pin::Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Some(new) = buf.filled().get(before..) {
+            if this.meter.observe(new, Instant::now()).is_err() {
+                tracing::info!(
+                    "closing an HTTP/2 connection that sent more than {} PING/SETTINGS frames \
+                     at once or {} per second",
+                    control_frames::BURST,
+                    control_frames::PER_SECOND
+                );
+                return Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "HTTP/2 control-frame flood",
+                )));
+            }
         }
         result
     }
 }
 
-impl AsyncWrite for Tracked {
+impl AsyncWrite for Metered {
     fn poll_write(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        let result = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = &result {
-            if *n > 0 {
-                self.activity.touch();
-            }
-        }
-        result
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
     }
     fn poll_flush(
         mut self: std::pin::Pin<&mut Self>,
@@ -243,13 +261,7 @@ impl AsyncWrite for Tracked {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        let result = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = &result {
-            if *n > 0 {
-                self.activity.touch();
-            }
-        }
-        result
+        std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()

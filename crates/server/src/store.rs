@@ -89,6 +89,9 @@ pub(crate) async fn open_engine(config: &Config) -> Result<Engine, StartError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     match config.store.backend {
         StoreBackend::Embedded => {
+            if std::fs::metadata(&config.data_dir).is_ok_and(|m| !m.is_dir()) {
+                return Err(StartError::DataDirNotADirectory(config.data_dir.clone()));
+            }
             std::fs::create_dir_all(&config.data_dir).map_err(|source| {
                 StartError::Storage(storage::StorageError::Io {
                     path: config.data_dir.clone(),

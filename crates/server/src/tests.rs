@@ -4,9 +4,12 @@
 
 mod admin;
 mod bad_input;
+mod fuzz;
 mod json;
 mod lifecycle;
 mod query;
+mod unavailable;
+mod xml_safety;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
@@ -58,9 +61,14 @@ pub(crate) fn test_config(dir: &std::path::Path) -> Config {
 
 impl TestApp {
     pub(crate) async fn new() -> TestApp {
+        TestApp::with_fs(std::sync::Arc::new(storage::io::RealFs)).await
+    }
+
+    /// A router over a fresh engine whose log goes through `fs` (e.g. a `FaultyFs`).
+    pub(crate) async fn with_fs(fs: std::sync::Arc<dyn storage::io::FileSystem>) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let config = test_config(dir.path());
-        let (storage, _) = storage::Storage::open(dir.path(), &config.storage).unwrap();
+        let (storage, _) = storage::Storage::open_with_fs(dir.path(), &config.storage, fs).unwrap();
         let engine = engine::Engine::open(
             storage,
             std::sync::Arc::new(engine::SystemClock),

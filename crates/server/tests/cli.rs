@@ -159,3 +159,24 @@ fn help_and_default_config() {
         server::config::DEFAULT_CONFIG_TOML
     );
 }
+
+#[test]
+fn a_data_dir_that_is_a_file_is_named_as_not_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("data");
+    std::fs::write(&file, "not a directory").unwrap();
+    let out = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--metrics-listen", ""])
+        .arg("--data-dir")
+        .arg(&file)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{} is not a directory", file.display())),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("File exists"), "{stderr}");
+}

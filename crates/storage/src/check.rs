@@ -271,10 +271,8 @@ pub fn check(dir: &Path) -> Result<CheckReport, StorageError> {
                 reason: e.to_string(),
             }),
         }
-    } else if report.records > 0 {
-        report.findings.push(Finding::IndexUnreadable {
-            reason: "no index directory".into(),
-        });
     }
+    // An absent index is no damage: a fresh backup has none, and opening
+    // builds it from the log (the source of truth).
     Ok(report)
 }

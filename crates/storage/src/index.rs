@@ -40,7 +40,7 @@ const SCOPE_GROUP: u8 = 1;
 /// sled releases its lock asynchronously, after its background writes and
 /// deferred drops finish. Treating that as damage would wipe a good index
 /// (and wipe it under the old instance's feet).
-const LOCK_WAIT: Duration = Duration::from_secs(10);
+const LOCK_WAIT: Duration = Duration::from_secs(60);
 /// Pause between attempts while the lock is held.
 const LOCK_RETRY: Duration = Duration::from_millis(10);
 

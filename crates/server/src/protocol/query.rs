@@ -125,8 +125,17 @@ fn has_result(action: Action) -> bool {
     )
 }
 
+/// XML 1.0's `Char` production (§2.2): the only characters a document may
+/// contain, even as character references.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
+}
+
 /// XML text escaping that also protects `\r` (XML parsers normalise a raw
-/// CR to LF, which would change message bodies and their MD5).
+/// CR to LF, which would change message bodies and their MD5). A character
+/// XML cannot carry at all (input validation keeps them out of stored state,
+/// but error messages echo client input) becomes U+FFFD, so no answer is
+/// ever malformed.
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -136,6 +145,7 @@ fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\r' => out.push_str("&#xD;"),
+            c if !is_xml_char(c) => out.push(char::REPLACEMENT_CHARACTER),
             c => out.push(c),
         }
     }
@@ -343,5 +353,29 @@ mod tests {
         );
         let empty = String::from_utf8(encode(Action::DeleteMessage, &Out::object(), "r")).unwrap();
         assert!(!empty.contains("DeleteMessageResult"), "{empty}");
+    }
+
+    #[test]
+    fn characters_xml_forbids_are_never_written() {
+        let bad = "a\u{1}b\u{FFFF}c\u{FFFE}d\u{0}e\u{1F}\t\n\u{10FFFF}";
+        let out = Out::object().with_xml(
+            "Tags",
+            "Tag",
+            Out::Map {
+                key: "Key",
+                entries: vec![(bad.into(), Out::str(bad))],
+            },
+        );
+        for xml in [
+            encode(Action::ListQueueTags, &out, bad),
+            encode_error(true, "InvalidAction", bad, "rid"),
+        ] {
+            let xml = String::from_utf8(xml).unwrap();
+            assert!(xml.chars().all(is_xml_char), "{xml:?}");
+            assert!(
+                xml.contains("a\u{FFFD}b\u{FFFD}c\u{FFFD}d\u{FFFD}e\u{FFFD}\t\n\u{10FFFF}"),
+                "{xml:?}"
+            );
+        }
     }
 }

@@ -75,10 +75,24 @@ fn backup_under_concurrent_appends_holds_everything_acknowledged_before() {
                 }
             }));
         }
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        // Progress, not time, decides each step (a loaded machine may be
+        // slow): enough load and reclamation before the backup, more after.
+        let wait_until = |what: &'static str, done: &dyn Fn() -> bool| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+            while !done() {
+                assert!(std::time::Instant::now() < deadline, "no progress: {what}");
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        };
+        wait_until("load before the backup", &|| {
+            acked.lock().unwrap().len() > 300 && s.stats().reclaimed_bytes > 0
+        });
         let before = acked.lock().unwrap().clone();
         let report = s.backup_to(&target).await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let after = before.len() + 30;
+        wait_until("load after the backup", &|| {
+            acked.lock().unwrap().len() > after
+        });
         running.store(false, Ordering::SeqCst);
         for t in tasks {
             t.await.unwrap();
@@ -91,6 +105,9 @@ fn backup_under_concurrent_appends_holds_everything_acknowledged_before() {
     assert!(total > before.len(), "appends went on during the backup");
     assert!(s.stats().reclaimed_bytes > 0, "reclamation ran");
     drop(s);
+    // A fresh backup has no index yet; that is no damage.
+    let fresh = crate::check::check(&target).unwrap();
+    assert!(fresh.is_clean(), "{:?}", fresh.findings);
 
     let (copy, rec) = Storage::open(&target, &cfg).unwrap();
     assert_eq!(rec.truncated_bytes, 0, "a clean cut: {rec:?}");

@@ -94,8 +94,17 @@ fn check_never_authenticates(
         .expect("anonymous mode accepts every request");
     assert!(principal.access_key_id.len() <= 128);
     // With credentials, garbage never authenticates.
-    let result = super::super::verify(&config(vec![alice()]), method, &uri, &map, body, now_ms);
+    let config = config(vec![alice()]);
+    let result = super::super::verify(&config, method, &uri, &map, body, now_ms);
     assert!(result.is_err(), "{result:?}");
+    // Every refusal but the signature itself is decided before the body is read.
+    let early = super::super::check_headers(&config, &uri, &map, now_ms);
+    match (result, early) {
+        (Err(AuthError::SignatureDoesNotMatch), Ok(_)) => {}
+        (Err(late), Err(early)) => assert_eq!(late, early),
+        (Err(late), Ok(_)) => panic!("{late:?} only found once the body was read"),
+        (Ok(p), _) => panic!("authenticated: {p:?}"),
+    }
 }
 
 proptest! {
