@@ -339,6 +339,39 @@ async fn a_node_killed_under_load_loses_no_acknowledged_send_and_resurrects_no_d
     );
 }
 
+/// Readiness follows the node's connection to the database; liveness does not (a restart
+/// would not bring the database back, and the node reconnects by itself).
+#[tokio::test]
+async fn readiness_follows_the_database_and_liveness_stays() {
+    let Some(db) = database().await else { return };
+    let n = node(&db);
+    let health = |path: &str| http_request(n.addr(), "GET", path, &[], b"");
+    assert_eq!(health("/health/ready").status, 200);
+    // The database goes away under the running node.
+    let (base, name) = db.rsplit_once('/').unwrap();
+    let (admin, connection) =
+        tokio_postgres::connect(&format!("{base}/postgres"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    admin
+        .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let not_ready = loop {
+        let ready = health("/health/ready");
+        if ready.status == 503 {
+            break ready.text();
+        }
+        assert!(Instant::now() < deadline, "still ready: {}", ready.text());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(not_ready.contains("database"), "{not_ready}");
+    let live = health("/health/live");
+    assert_eq!(live.status, 200, "{}", live.text());
+}
+
 #[test]
 fn a_postgres_backend_without_a_url_is_a_configuration_error() {
     let dir = tempfile::tempdir().unwrap();
