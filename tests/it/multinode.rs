@@ -375,18 +375,16 @@ async fn readiness_follows_the_database_and_liveness_stays() {
 #[test]
 fn a_postgres_backend_without_a_url_is_a_configuration_error() {
     let dir = tempfile::tempdir().unwrap();
-    let run = stowage(
-        &["--listen", "127.0.0.1:0", "--metrics-listen", ""],
-        &[("STOWAGE_STORE_BACKEND", "postgres")],
-        dir.path(),
-    );
-    assert_eq!(run.code, Some(2), "{run:?}");
-    assert!(run.stderr.contains("store.postgres_url"), "{run:?}");
-    let run = stowage(
-        &["--listen", "127.0.0.1:0", "--metrics-listen", ""],
-        &[("STOWAGE_STORE_BACKEND", "cassandra")],
-        dir.path(),
-    );
-    assert_eq!(run.code, Some(2), "{run:?}");
-    assert!(run.stderr.contains("STOWAGE_STORE_BACKEND"), "{run:?}");
+    for (backend, named) in [
+        ("postgres", "store.postgres_url"),
+        ("cassandra", "STOWAGE_STORE_BACKEND"),
+    ] {
+        let run = stowage(
+            &["--listen", "127.0.0.1:0", "--metrics-listen", ""],
+            &[("STOWAGE_STORE_BACKEND", backend)],
+            dir.path(),
+        );
+        assert_eq!(run.code, Some(2), "{run:?}");
+        assert!(run.stderr.contains(named), "{run:?}");
+    }
 }
