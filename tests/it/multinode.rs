@@ -372,6 +372,29 @@ async fn readiness_follows_the_database_and_liveness_stays() {
     assert_eq!(live.status, 200, "{}", live.text());
 }
 
+/// Without `--endpoint`, an operator command acts on the database itself, beside running
+/// nodes, and every node sees what it did at once.
+#[tokio::test]
+async fn operator_commands_act_on_the_database_beside_running_nodes() {
+    let Some(db) = database().await else { return };
+    let n = node(&db);
+    let client = n.client();
+    let url = create_queue(&client, "ops").await;
+    send_text(&client, &url, "one").await;
+    send_text(&client, &url, "two").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let env = [
+        ("STOWAGE_STORE_BACKEND", "postgres"),
+        ("STOWAGE_STORE_POSTGRES_URL", db.as_str()),
+    ];
+    let list = stowage(&["queues", "list"], &env, tmp.path()).ok();
+    assert_eq!(list.stdout, "000000000000/ops\n", "{list:?}");
+    stowage(&["purge", "ops"], &env, tmp.path()).ok();
+    assert_eq!(counts(&client, &url).await, ("0".into(), "0".into()));
+    // Nothing was opened in the working directory (no data directory made).
+    assert!(!tmp.path().join("data").exists());
+}
+
 #[test]
 fn a_postgres_backend_without_a_url_is_a_configuration_error() {
     let dir = tempfile::tempdir().unwrap();

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use engine::store::postgres::{Dialect, PgStore, PgStoreConfig};
+use engine::store::StoreError;
 use engine::{Clock, Engine, SystemClock};
 use serde::{Deserialize, Serialize};
 
@@ -86,7 +87,6 @@ impl StoreConfig {
 /// opens (and recovers) the data directory; PostgreSQL connects and applies
 /// the schema migrations, and nothing is opened in `data_dir`.
 pub(crate) async fn open_engine(config: &Config) -> Result<Engine, StartError> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     match config.store.backend {
         StoreBackend::Embedded => {
             if std::fs::metadata(&config.data_dir).is_ok_and(|m| !m.is_dir()) {
@@ -110,25 +110,28 @@ pub(crate) async fn open_engine(config: &Config) -> Result<Engine, StartError> {
                 config.data_dir.display()
             );
             crate::metrics::record_recovery(&recovered);
-            Ok(Engine::open(storage, clock, config.engine.clone()).await?)
+            Ok(Engine::open(storage, Arc::new(SystemClock), config.engine.clone()).await?)
         }
-        StoreBackend::Postgres => {
-            let store = PgStore::open(config.store.postgres(), clock.now_ms())
-                .await
-                .map_err(StartError::Store)?;
-            tracing::info!(
-                node = store.node_name(),
-                dialect = ?config.store.postgres_dialect,
-                pool_size = config.store.postgres_pool_size,
-                "queues are in PostgreSQL (schema up to date)"
-            );
-            Ok(Engine::with_store(
-                Arc::new(store),
-                clock,
-                config.engine.clone(),
-            ))
-        }
+        StoreBackend::Postgres => open_postgres(config).await.map_err(StartError::Store),
     }
+}
+
+/// The engine over PgStore (connects, applies the schema migrations): a
+/// node, or an operator command acting on the database directly.
+pub(crate) async fn open_postgres(config: &Config) -> Result<Engine, StoreError> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = PgStore::open(config.store.postgres(), clock.now_ms()).await?;
+    tracing::info!(
+        node = store.node_name(),
+        dialect = ?config.store.postgres_dialect,
+        pool_size = config.store.postgres_pool_size,
+        "queues are in PostgreSQL (schema up to date)"
+    );
+    Ok(Engine::with_store(
+        Arc::new(store),
+        clock,
+        config.engine.clone(),
+    ))
 }
 
 #[cfg(test)]
