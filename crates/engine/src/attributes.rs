@@ -1,5 +1,5 @@
 //! Queue attributes: names, defaults, ranges, normalisation, and the parsed
-//! [`Settings`] the hot path uses.
+//! [`Settings`] the hot path uses, and CreateQueue's checks of its whole input.
 
 use std::collections::BTreeMap;
 
@@ -506,6 +506,46 @@ pub(crate) fn is_known_name(name: &str, fifo: bool) -> bool {
         || SETTABLE.contains(&name)
         || READ_ONLY.contains(&name)
         || (fifo && (SETTABLE_FIFO.contains(&name) || name == "FifoQueue"))
+}
+
+/// What CreateQueue's own checks of its input found.
+pub(crate) struct CreateQueue {
+    /// A FIFO queue?
+    pub(crate) fifo: bool,
+    /// The given attributes, normalised (what an existing queue is compared with).
+    pub(crate) normalized: BTreeMap<String, String>,
+    /// The attributes to store.
+    pub(crate) stored: BTreeMap<String, String>,
+}
+
+/// CreateQueue's checks of its own input (name, attributes, tags; not the
+/// dead-letter target).
+pub(crate) fn create_queue(
+    name: &str,
+    given: &BTreeMap<String, String>,
+    tags: &BTreeMap<String, String>,
+) -> Result<CreateQueue, EngineError> {
+    crate::validate::queue_name(name)?;
+    let fifo = name.ends_with(".fifo");
+    let fifo_attr = given
+        .get("FifoQueue")
+        .map(|v| v.eq_ignore_ascii_case("true"));
+    if fifo && fifo_attr != Some(true) {
+        return Err(EngineError::InvalidParameterValue(
+            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
+                .into(),
+        ));
+    }
+    let normalized = normalize(given, fifo, true)?;
+    let mut stored = BTreeMap::new();
+    merge(&mut stored, normalized.clone());
+    check_combination(&stored)?;
+    crate::validate::tags(tags)?;
+    Ok(CreateQueue {
+        fifo,
+        normalized,
+        stored,
+    })
 }
 
 #[cfg(test)]

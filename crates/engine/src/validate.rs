@@ -1,12 +1,10 @@
 //! Input validation with SQS's rules and error wording: queue names, numeric
-//! parameters, message bodies and attributes, batch ids, FIFO ids, tags,
-//! and CreateQueue's checks of its whole input.
+//! parameters, message bodies and attributes, batch ids, FIFO ids, tags.
 
 use std::collections::{BTreeMap, HashSet};
 
 use storage::AttributeValue;
 
-use crate::attributes;
 use crate::limits::*;
 use crate::EngineError;
 
@@ -328,46 +326,6 @@ pub(crate) fn tags(tags: &BTreeMap<String, String>) -> Result<(), EngineError> {
         )));
     }
     Ok(())
-}
-
-/// What CreateQueue's own checks of its input found.
-pub(crate) struct CreateQueue {
-    /// A FIFO queue?
-    pub(crate) fifo: bool,
-    /// The given attributes, normalised (what an existing queue is compared with).
-    pub(crate) normalized: BTreeMap<String, String>,
-    /// The attributes to store.
-    pub(crate) stored: BTreeMap<String, String>,
-}
-
-/// CreateQueue's checks of its own input (name, attributes, tags; not the
-/// dead-letter target).
-pub(crate) fn create_queue(
-    name: &str,
-    given: &BTreeMap<String, String>,
-    tags: &BTreeMap<String, String>,
-) -> Result<CreateQueue, EngineError> {
-    queue_name(name)?;
-    let fifo = name.ends_with(".fifo");
-    let fifo_attr = given
-        .get("FifoQueue")
-        .map(|v| v.eq_ignore_ascii_case("true"));
-    if fifo && fifo_attr != Some(true) {
-        return Err(EngineError::InvalidParameterValue(
-            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
-                .into(),
-        ));
-    }
-    let normalized = attributes::normalize(given, fifo, true)?;
-    let mut stored = BTreeMap::new();
-    attributes::merge(&mut stored, normalized.clone());
-    attributes::check_combination(&stored)?;
-    self::tags(tags)?;
-    Ok(CreateQueue {
-        fifo,
-        normalized,
-        stored,
-    })
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ use axum::Router;
 use engine::EngineError;
 
 use crate::auth::AuthError;
+use crate::error::{auth_code, client, engine_code, ErrorCode, INTERNAL};
 use crate::AppState;
 pub use ops::{execute, Scope};
 
@@ -155,11 +156,25 @@ async fn authorize(
     Ok((Scope::Account(principal.account_id), body, reservation))
 }
 
+/// The code and status of an admin-endpoint error (engine and signature
+/// failures keep their SQS codes).
+fn code_of(e: &AdminError) -> ErrorCode {
+    match e {
+        AdminError::Engine(e) => engine_code(e),
+        AdminError::Auth(e) => auth_code(e),
+        AdminError::Forbidden(_) => client("AccessDenied", "AccessDenied", 403),
+        AdminError::BadRequest(_) => client("InvalidRequest", "InvalidRequest", 400),
+        AdminError::Body(e) => e.code(),
+        AdminError::Disabled(_) => client("NotFound", "NotFound", 404),
+        AdminError::Encode(_) => INTERNAL,
+    }
+}
+
 fn respond(result: Result<serde_json::Value, AdminError>) -> Response {
     let (status, value) = match result {
         Ok(v) => (axum::http::StatusCode::OK, v),
         Err(e) => {
-            let code = crate::error::admin_code(&e);
+            let code = code_of(&e);
             if code.status.is_server_error() {
                 tracing::error!(error = %e, "admin request failed");
             }

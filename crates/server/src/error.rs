@@ -1,8 +1,8 @@
 //! [`SqsError`]: the ONLY place where engine, authentication and protocol
-//! failures become SQS error codes and HTTP statuses, and where errors are
-//! rendered for each protocol (JSON `__type` + `x-amzn-query-error`, or an
-//! XML `ErrorResponse`). Every match here is exhaustive: a new engine error
-//! does not compile until it has an SQS code.
+//! failures become SQS error codes and HTTP statuses (a pure mapping: how an
+//! error is written for each protocol is `protocol::respond`). Every match
+//! here is exhaustive: a new engine error does not compile until it has an
+//! SQS code.
 //!
 //! Errors the Smithy model has no shape for (InvalidParameterValue,
 //! MissingParameter, …) carry the `…Exception` name in the JSON `__type`
@@ -10,13 +10,11 @@
 //! as SQS answers them (botocore then shows `Error.Code` = the short code
 //! and `Error.QueryErrorCode` = the `…Exception` name).
 
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use engine::{EngineError, MoveTaskFailure};
 use storage::StorageError;
 
 use crate::auth::AuthError;
-use crate::protocol::{json, query, Protocol};
 
 /// An error answered to an SQS client.
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +82,7 @@ pub struct ErrorCode {
     pub sender_fault: bool,
 }
 
-const fn client(shape: &'static str, legacy: &'static str, status: u16) -> ErrorCode {
+pub(crate) const fn client(shape: &'static str, legacy: &'static str, status: u16) -> ErrorCode {
     let status = match StatusCode::from_u16(status) {
         Ok(s) => s,
         Err(_) => StatusCode::BAD_REQUEST,
@@ -108,10 +106,7 @@ const INVALID_PARAMETER_VALUE: ErrorCode = client(
 const MISSING_PARAMETER: ErrorCode =
     client("MissingRequiredParameterException", "MissingParameter", 400);
 
-/// The Query protocol's QueueDoesNotExist text (the JSON one is the engine's).
-const NO_QUEUE_QUERY_MESSAGE: &str = "The specified queue does not exist for this wsdl version.";
-
-const INTERNAL: ErrorCode = ErrorCode {
+pub(crate) const INTERNAL: ErrorCode = ErrorCode {
     shape: "InternalFailure",
     legacy: "InternalFailure",
     status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -293,21 +288,6 @@ pub fn auth_code(e: &AuthError) -> ErrorCode {
     }
 }
 
-/// The code and status of an admin-endpoint error (engine and signature
-/// failures keep their SQS codes).
-pub fn admin_code(e: &crate::admin::AdminError) -> ErrorCode {
-    use crate::admin::AdminError;
-    match e {
-        AdminError::Engine(e) => engine_code(e),
-        AdminError::Auth(e) => auth_code(e),
-        AdminError::Forbidden(_) => client("AccessDenied", "AccessDenied", 403),
-        AdminError::BadRequest(_) => client("InvalidRequest", "InvalidRequest", 400),
-        AdminError::Body(e) => e.code(),
-        AdminError::Disabled(_) => client("NotFound", "NotFound", 404),
-        AdminError::Encode(_) => INTERNAL,
-    }
-}
-
 impl SqsError {
     /// A `MissingParameter` for member `name`.
     pub fn missing(name: &str) -> SqsError {
@@ -358,61 +338,6 @@ impl SqsError {
             SqsError::BodyBudgetExhausted => self.to_string(),
             _ => "We encountered an internal error. Please try again.".into(),
         }
-    }
-
-    /// The message in `protocol`: the Query protocol words QueueDoesNotExist
-    /// its own way.
-    fn message_in(&self, protocol: Protocol) -> String {
-        match (protocol, self) {
-            (Protocol::Query, SqsError::Engine(EngineError::QueueDoesNotExist)) => {
-                NO_QUEUE_QUERY_MESSAGE.to_owned()
-            }
-            _ => self.client_message(),
-        }
-    }
-
-    /// Renders the error for `protocol`, with the request id header.
-    pub fn render(&self, protocol: Protocol, request_id: &str) -> Response {
-        let code = self.code();
-        let message = self.message_in(protocol);
-        if !code.sender_fault {
-            tracing::error!(error = %self, "internal failure");
-        }
-        let mut response = match protocol {
-            Protocol::Json => {
-                let mut r = (code.status, json::encode_error(code.shape, &message)).into_response();
-                r.headers_mut().insert(
-                    axum::http::header::CONTENT_TYPE,
-                    HeaderValue::from_static(json::CONTENT_TYPE),
-                );
-                let fault = if code.sender_fault {
-                    "Sender"
-                } else {
-                    "Receiver"
-                };
-                if let Ok(v) = HeaderValue::from_str(&format!("{};{fault}", code.legacy)) {
-                    r.headers_mut().insert("x-amzn-query-error", v);
-                }
-                r
-            }
-            Protocol::Query => {
-                let body = match self {
-                    // SQS's exact answer: no ErrorResponse, no request id.
-                    SqsError::UnknownOperation => b"<UnknownOperationException/>".to_vec(),
-                    _ => query::encode_error(code.sender_fault, code.legacy, &message, request_id),
-                };
-                let mut r = (code.status, body).into_response();
-                r.headers_mut().insert(
-                    axum::http::header::CONTENT_TYPE,
-                    HeaderValue::from_static(query::CONTENT_TYPE),
-                );
-                r
-            }
-        };
-        if let Ok(v) = HeaderValue::from_str(request_id) {
-            response.headers_mut().insert("x-amzn-requestid", v);
-        }
-        response
     }
 }
 
@@ -552,88 +477,5 @@ mod tests {
                 "{err:?}"
             );
         }
-    }
-
-    #[tokio::test]
-    async fn json_errors_carry_type_and_query_error_header() {
-        let r = SqsError::from(EngineError::QueueDoesNotExist).render(Protocol::Json, "rid-1");
-        assert_eq!(r.status(), 400);
-        assert_eq!(
-            r.headers()["x-amzn-query-error"],
-            "AWS.SimpleQueueService.NonExistentQueue;Sender"
-        );
-        assert_eq!(r.headers()["x-amzn-requestid"], "rid-1");
-        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(v["__type"], "com.amazonaws.sqs#QueueDoesNotExist");
-        assert_eq!(v["message"], "The specified queue does not exist.");
-    }
-
-    #[tokio::test]
-    async fn a_log_that_refuses_writes_is_a_503_naming_the_cause_but_no_path() {
-        let full = std::io::Error::from_raw_os_error(28);
-        let poisoned = SqsError::from(EngineError::Storage(StorageError::Poisoned(
-            StorageError::Io {
-                path: "/secret/wal/00000000000000000001.wal".into(),
-                source: full,
-            }
-            .to_string(),
-        )));
-        let message = poisoned.client_message();
-        assert!(message.contains("disk"), "{message}");
-        assert!(message.contains("full"), "{message}");
-        assert!(!message.contains("secret"), "{message}");
-        let r = poisoned.render(Protocol::Json, "rid");
-        assert_eq!(r.status(), 503);
-        assert_eq!(
-            r.headers()["x-amzn-query-error"],
-            "ServiceUnavailable;Receiver"
-        );
-        let other = SqsError::from(EngineError::Storage(StorageError::Poisoned(
-            "I/O error on /secret: Input/output error (os error 5)".into(),
-        )));
-        let message = other.client_message();
-        assert!(message.contains("write or fsync"), "{message}");
-        assert!(!message.contains("secret"), "{message}");
-        let direct = SqsError::from(EngineError::Storage(StorageError::Io {
-            path: "/secret".into(),
-            source: std::io::Error::from_raw_os_error(28),
-        }));
-        assert_eq!(direct.code().status, 503);
-        assert!(direct.client_message().contains("full"));
-    }
-
-    #[tokio::test]
-    async fn query_words_queue_does_not_exist_its_own_way() {
-        let r = SqsError::from(EngineError::QueueDoesNotExist).render(Protocol::Query, "rid");
-        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
-        let text = String::from_utf8(body.to_vec()).unwrap();
-        assert!(
-            text.contains(
-                "<Message>The specified queue does not exist for this wsdl version.</Message>"
-            ),
-            "{text}"
-        );
-        let r = SqsError::UnknownOperation.render(Protocol::Query, "rid");
-        assert_eq!(r.status(), 404);
-        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
-        assert_eq!(&body[..], b"<UnknownOperationException/>");
-    }
-
-    #[tokio::test]
-    async fn internal_errors_hide_details_and_blame_the_receiver() {
-        let err = SqsError::from(EngineError::Storage(storage::StorageError::Index(
-            "secret path".into(),
-        )));
-        let r = err.render(Protocol::Query, "rid-2");
-        assert_eq!(r.status(), 500);
-        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
-        let text = String::from_utf8(body.to_vec()).unwrap();
-        assert!(
-            text.contains("<Type>Receiver</Type><Code>InternalFailure</Code>"),
-            "{text}"
-        );
-        assert!(!text.contains("secret path"));
-        assert!(text.contains("<RequestId>rid-2</RequestId>"));
     }
 }

@@ -7,15 +7,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderMap};
+use axum::response::Response;
 use http_body_util::BodyExt;
 use tracing::Instrument;
 
 use crate::actions::{self, Ctx};
 use crate::body_budget::Reservation;
 use crate::error::SqsError;
-use crate::protocol::{self, json, query, Action, Detected, Out, Params, Protocol};
+use crate::protocol::{self, json, query, Action, Detected, Out, Params};
 use crate::queue_url::{self, UrlBase};
 use crate::AppState;
 
@@ -76,11 +76,8 @@ pub(crate) async fn api(State(state): State<AppState>, request: Request) -> Resp
             outcome,
             started.elapsed().as_secs_f64(),
         );
-        let mut response = match result {
-            Ok(out) => {
-                tracing::debug!(status = 200, "done");
-                render(protocol, action, &out, &request_id)
-            }
+        match &result {
+            Ok(_) => tracing::debug!(status = 200, "done"),
             Err(e) => {
                 let code = e.code();
                 tracing::info!(
@@ -88,9 +85,9 @@ pub(crate) async fn api(State(state): State<AppState>, request: Request) -> Resp
                     code = code.shape,
                     "error: {e}"
                 );
-                e.render(protocol, &request_id)
             }
-        };
+        }
+        let mut response = protocol::respond::respond(protocol, action, &result, &request_id);
         response
             .extensions_mut()
             .insert(crate::access_log::ActionName(
@@ -100,22 +97,6 @@ pub(crate) async fn api(State(state): State<AppState>, request: Request) -> Resp
     }
     .instrument(span)
     .await
-}
-
-fn render(protocol: Protocol, action: Option<Action>, out: &Out, request_id: &str) -> Response {
-    let (content_type, body) = match (protocol, action) {
-        (Protocol::Query, Some(action)) => {
-            (query::CONTENT_TYPE, query::encode(action, out, request_id))
-        }
-        _ => (json::CONTENT_TYPE, json::encode(out)),
-    };
-    let mut response = (StatusCode::OK, body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(v) = HeaderValue::from_str(request_id) {
-        headers.insert("x-amzn-requestid", v);
-    }
-    response
 }
 
 fn now_ms() -> u64 {

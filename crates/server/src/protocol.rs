@@ -10,6 +10,7 @@ pub(crate) mod json;
 pub(crate) mod output;
 pub(crate) mod params;
 pub(crate) mod query;
+pub(crate) mod respond;
 
 use std::fmt;
 use std::str::FromStr;

@@ -31,6 +31,7 @@ mod backup;
 pub mod check;
 pub mod config;
 pub mod error;
+mod finding;
 pub mod record;
 
 pub use config::{Durability, StorageConfig};

@@ -109,7 +109,7 @@ pub(crate) fn check_queue(
     attributes: &BTreeMap<String, String>,
     tags: &BTreeMap<String, String>,
 ) -> Result<(), EngineError> {
-    crate::validate::create_queue(name, attributes, tags).map(|_| ())
+    crate::attributes::create_queue(name, attributes, tags).map(|_| ())
 }
 
 /// Deletes every queue of every account (and their messages); the deleted

@@ -66,11 +66,11 @@ pub(crate) async fn create(
     given: BTreeMap<String, String>,
     tags: BTreeMap<String, String>,
 ) -> Result<QueueRef, EngineError> {
-    let validate::CreateQueue {
+    let attributes::CreateQueue {
         fifo,
         normalized,
         mut stored,
-    } = validate::create_queue(name, &given, &tags)?;
+    } = attributes::create_queue(name, &given, &tags)?;
     let arn = front.arn(&caller.account, name);
     if let Some(text) = stored.get("RedrivePolicy") {
         check_redrive(front, &arn, fifo, text).await?;

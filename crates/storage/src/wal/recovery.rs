@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::check::Finding;
+use crate::finding::Finding;
 use crate::io::{FileSystem, SegmentFile};
 use crate::liveness::Liveness;
 use crate::wal::format::{self, HeaderError, RawFrame, HEADER_LEN};
