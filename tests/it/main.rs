@@ -28,6 +28,7 @@ mod http2;
 mod long_poll;
 mod messages;
 mod metrics;
+mod multinode;
 mod operator;
 mod permissions;
 mod protocol;

@@ -71,8 +71,15 @@ impl Engine {
     pub async fn tick(&self) -> Result<(), EngineError> {
         crate::background::round(&self.front).await
     }
+    /// Ends long polls (they answer with what they have) and stops
+    /// background work; the store stays open for the requests still being
+    /// answered. [`Engine::shutdown`] then closes it.
+    pub fn stop(&self) {
+        self.front.stop();
+    }
     /// Ends long polls (they answer with what they have), stops background
-    /// work and makes everything durable.
+    /// work and makes everything durable; a store shared with other nodes
+    /// (PostgreSQL) is closed: later calls fail.
     pub async fn shutdown(&self) -> Result<(), EngineError> {
         self.front.stop();
         self.front.store.close().await?;

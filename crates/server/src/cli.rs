@@ -7,7 +7,9 @@
 //!
 //! Which one: `--endpoint URL` → online; `--offline` → offline; otherwise
 //! offline when the configured data directory exists and is not locked by a
-//! running server, else online at the configured `listen` address.
+//! running server, else online at the configured `listen` address. With
+//! `store.backend = "postgres"` and no `--endpoint`, the command acts on the
+//! database directly, as one more node (running servers need not stop).
 //!
 //! `backup` is an operator action like the others (the process holding the
 //! data directory copies it). `check` (offline verification of a stopped
@@ -70,6 +72,9 @@ pub enum CliError {
         #[source]
         source: StorageError,
     },
+    /// The PostgreSQL store could not be reached or migrated.
+    #[error("cannot open the PostgreSQL store: {0}")]
+    Store(engine::store::StoreError),
     /// The engine failed (offline).
     #[error(transparent)]
     Engine(#[from] engine::EngineError),
@@ -106,7 +111,8 @@ impl CliError {
 
 /// Where the actions run.
 pub enum Target {
-    /// The data directory, opened in this process.
+    /// The data directory (or the PostgreSQL database), opened in this
+    /// process.
     Offline {
         /// The engine on it.
         engine: Engine,
@@ -132,6 +138,13 @@ impl Target {
     pub async fn open(config: &Config, connect: &Connect) -> Result<Target, CliError> {
         if let Some(endpoint) = &connect.endpoint {
             return Ok(Target::Online(Box::new(Client::new(endpoint, config)?)));
+        }
+        if config.store.backend == crate::store::StoreBackend::Postgres {
+            let engine = crate::store::open_postgres(config)
+                .await
+                .map_err(CliError::Store)?;
+            let background = engine.spawn_background();
+            return Ok(Target::Offline { engine, background });
         }
         let dir = &config.data_dir;
         if !connect.offline && !dir.is_dir() {

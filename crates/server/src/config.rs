@@ -36,7 +36,9 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Prometheus metrics endpoint.
     pub metrics: MetricsConfig,
-    /// The write-ahead log.
+    /// Where the queues live: the embedded store or PostgreSQL.
+    pub store: crate::store::StoreConfig,
+    /// The write-ahead log (embedded store).
     pub storage: storage::StorageConfig,
     /// Queue semantics.
     pub engine: engine::EngineConfig,
@@ -59,6 +61,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             auth: AuthConfig::default(),
             metrics: MetricsConfig::default(),
+            store: crate::store::StoreConfig::default(),
             storage: storage::StorageConfig::default(),
             engine: engine::EngineConfig::default(),
             console: crate::console::ConsoleConfig::default(),
@@ -365,6 +368,7 @@ impl Config {
     /// non-loopback address unless `auth.allow_anonymous`.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.storage.validate().map_err(ConfigError::Invalid)?;
+        self.store.validate().map_err(ConfigError::Invalid)?;
         self.auth.validate().map_err(ConfigError::Invalid)?;
         self.console
             .validate(&self.auth)

@@ -24,6 +24,7 @@ pub mod protocol;
 mod queue_url;
 mod serve;
 pub mod shutdown;
+pub mod store;
 #[cfg(test)]
 mod tests;
 
@@ -35,7 +36,7 @@ use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
-use engine::{Engine, EngineError, SystemClock};
+use engine::{Engine, EngineError};
 use storage::StorageError;
 
 pub use config::Config;
@@ -122,6 +123,9 @@ pub enum StartError {
     /// The engine could not rebuild its state.
     #[error("cannot start the engine: {0}")]
     Engine(#[from] EngineError),
+    /// The PostgreSQL store could not be reached or migrated.
+    #[error("cannot open the PostgreSQL store: {0}")]
+    Store(engine::store::StoreError),
     /// The data directory path names something that is not a directory.
     #[error(
         "data directory {0} is not a directory (it is a file); point --data-dir at a directory"
@@ -149,6 +153,7 @@ impl StartError {
             StartError::Config(_) | StartError::Declared(_) => 2,
             StartError::Storage(_)
             | StartError::Engine(_)
+            | StartError::Store(_)
             | StartError::DataDirNotADirectory(_)
             | StartError::Bind { .. } => 1,
         }
@@ -214,32 +219,12 @@ impl RunningServer {
     }
 }
 
-/// Opens the data directory, recovers, starts background work, binds the API
-/// (and metrics) listener and serves in the background.
+/// Opens the store (the data directory, recovered; or PostgreSQL), starts
+/// background work, binds the API (and metrics) listener and serves in the
+/// background.
 pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     config.validate()?;
-    if std::fs::metadata(&config.data_dir).is_ok_and(|m| !m.is_dir()) {
-        return Err(StartError::DataDirNotADirectory(config.data_dir.clone()));
-    }
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| {
-        StartError::Storage(StorageError::Io {
-            path: config.data_dir.clone(),
-            source,
-        })
-    })?;
-    let (storage, recovered) = storage::Storage::open(&config.data_dir, &config.storage)?;
-    tracing::info!(
-        segments = recovered.segments,
-        records = recovered.records,
-        truncated_bytes = recovered.truncated_bytes,
-        dropped_records = recovered.dropped_records,
-        index_rebuilt = recovered.index_rebuilt,
-        duration_ms = recovered.duration_ms,
-        "recovered data directory {}",
-        config.data_dir.display()
-    );
-    metrics::record_recovery(&recovered);
-    let engine = Engine::open(storage, Arc::new(SystemClock), config.engine.clone()).await?;
+    let engine = store::open_engine(&config).await?;
     declared::apply(&engine, &config.queues, &config.auth, &config.engine.region).await?;
     let background = engine.spawn_background();
 
@@ -337,8 +322,9 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
                 DRAIN_TIMEOUT,
             ));
             stop.wait().await;
-            // Long polls answer now; background work stops.
-            let first = engine.shutdown().await;
+            // Long polls answer now; background work stops (the store stays
+            // open for the requests being drained).
+            engine.stop();
             let _ = serving.await;
             if let Some(t) = metrics_task {
                 let _ = t.await;
@@ -349,11 +335,11 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             if let Some(t) = sampler {
                 t.abort();
             }
-            // Flush whatever the last requests appended.
+            // Flush whatever the last requests appended; close the store.
             let last = engine.shutdown().await;
             background.abort();
             tracing::info!("shut down");
-            first.and(last)
+            last
         })
     };
     Ok(RunningServer {

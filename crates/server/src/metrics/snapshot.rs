@@ -21,8 +21,9 @@ pub(crate) struct Snapshot {
     pub(crate) queues: Vec<QueueGauges>,
     /// Queues that some queue's RedrivePolicy names as its dead-letter queue.
     pub(crate) dead_letter: HashSet<QueueRef>,
-    /// Storage sizes and counters.
-    pub(crate) storage: storage::StorageStats,
+    /// Sizes and counters of the embedded store's log (`None` with another
+    /// store: its WAL series are then absent, not zero).
+    pub(crate) storage: Option<storage::StorageStats>,
     /// The WAL refuses appends.
     pub(crate) poisoned: bool,
 }
@@ -42,7 +43,7 @@ impl Snapshot {
             queues,
             dead_letter,
             // Read by `read_storage` (blocking: the index size is on disk).
-            storage: storage::StorageStats::default(),
+            storage: None,
             poisoned: matches!(engine.health(), engine::store::StoreHealth::Failed(_)),
         }
     }
@@ -51,7 +52,7 @@ impl Snapshot {
     pub(crate) fn read_storage(&mut self, engine: &engine::Engine) {
         // Only the embedded store has a log (another store has no WAL figures).
         if let Some(storage) = engine.storage() {
-            self.storage = storage.stats();
+            self.storage = Some(storage.stats());
         }
     }
 
@@ -63,7 +64,9 @@ impl Snapshot {
             for q in &self.queues {
                 record_queue(q, self.dead_letter.contains(&q.queue));
             }
-            record_storage(&self.storage, self.poisoned);
+            if let Some(storage) = &self.storage {
+                record_storage(storage, self.poisoned);
+            }
             record_process();
         });
         recorder.handle().render()

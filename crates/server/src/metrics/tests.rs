@@ -241,7 +241,7 @@ fn redrive_policy_target_is_parsed() {
 #[test]
 fn storage_and_process_series_are_rendered() {
     let snap = Snapshot {
-        storage: storage::StorageStats {
+        storage: Some(storage::StorageStats {
             segments: 3,
             disk_bytes: 4096,
             live_bytes: 1000,
@@ -250,7 +250,7 @@ fn storage_and_process_series_are_rendered() {
             compactions: 1,
             reclaimed_bytes: 2048,
             index_bytes: 777,
-        },
+        }),
         poisoned: true,
         ..Snapshot::default()
     };
@@ -275,6 +275,21 @@ fn storage_and_process_series_are_rendered() {
         sample(&text, BUILD_INFO, &[("version", env!("CARGO_PKG_VERSION"))]),
         Some(1.0)
     );
+}
+
+/// Another store (PostgreSQL) has no log: no WAL series at all, rather
+/// than zeros that read as an empty log.
+#[test]
+fn without_a_log_no_wal_series_are_rendered() {
+    let snap = Snapshot {
+        poisoned: true,
+        ..Snapshot::default()
+    };
+    let text = render_snapshot(install(), &snap);
+    for name in [WAL_SEGMENTS, WAL_DISK_BYTES, WAL_POISONED, INDEX_DISK_BYTES] {
+        assert_eq!(sample(&text, name, &[]), None, "{name}");
+    }
+    assert!(sample(&text, PROCESS_UPTIME, &[]).is_some());
 }
 
 #[test]

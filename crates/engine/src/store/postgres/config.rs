@@ -85,6 +85,22 @@ impl Default for PgStoreConfig {
 }
 
 impl PgStoreConfig {
+    /// Checks what can be checked without connecting: a URL is given and
+    /// parses, the pool has a connection. The error says what is wrong
+    /// (never the URL itself: it may hold a password).
+    pub fn check(&self) -> Result<(), String> {
+        if self.url.is_empty() {
+            return Err("no PostgreSQL URL given".into());
+        }
+        if let Err(e) = self.url.parse::<tokio_postgres::Config>() {
+            return Err(format!("the PostgreSQL URL is invalid: {e}"));
+        }
+        if self.pool_size == 0 {
+            return Err("the pool needs at least 1 connection".into());
+        }
+        Ok(())
+    }
+
     /// Whether receives use `SKIP LOCKED`.
     pub(super) fn use_skip_locked(&self) -> bool {
         self.skip_locked && self.dialect == Dialect::Postgres
@@ -118,5 +134,31 @@ mod tests {
         assert!(!partial.use_skip_locked());
         assert_eq!(partial.pool_size, 16);
         assert!(serde_json::from_str::<PgStoreConfig>(r#"{"pool_sise":3}"#).is_err());
+    }
+
+    #[test]
+    fn check_refuses_a_missing_or_malformed_url_and_an_empty_pool() {
+        let config = |url: &str, pool_size| PgStoreConfig {
+            url: url.into(),
+            pool_size,
+            ..PgStoreConfig::default()
+        };
+        assert!(config("postgres://u:secret@127.0.0.1:5432/db", 4)
+            .check()
+            .is_ok());
+        assert!(config("host=127.0.0.1 dbname=db", 4).check().is_ok());
+        assert!(config("", 4)
+            .check()
+            .unwrap_err()
+            .contains("no PostgreSQL URL"));
+        let bad = config("postgres://u:secret@127.0.0.1:notaport/db", 4)
+            .check()
+            .unwrap_err();
+        assert!(bad.contains("invalid"), "{bad}");
+        assert!(!bad.contains("secret"), "{bad}");
+        assert!(config("postgres://127.0.0.1/db", 0)
+            .check()
+            .unwrap_err()
+            .contains("at least 1"));
     }
 }
