@@ -130,3 +130,4 @@ mod tests;
 pub use backup::BackupReport;
 pub use index::{DedupEntry, Index, IndexEntry};
 pub use storage::{DirLock, Storage, Ticket};
+pub use wal::format::RecordKind;

@@ -16,7 +16,10 @@ use crate::record::Record;
 use crate::wal::segment::{self, Segment};
 use crate::wal::{format, manifest, recovery};
 use crate::wal::{writer, Progress, SyncPoint, Wal};
-use crate::{Append, Health, Lsn, RecordPos, Recovered, StorageConfig, StorageError, StorageStats};
+use crate::{
+    Append, Health, Lsn, RecordKind, RecordPos, Recovered, StorageConfig, StorageError,
+    StorageStats,
+};
 
 /// Name of the lock file inside the data directory.
 pub(crate) const LOCK_FILE: &str = "LOCK";
@@ -262,9 +265,23 @@ impl Storage {
         &self,
         f: &mut dyn FnMut(RecordPos, Record) -> Result<(), StorageError>,
     ) -> Result<(), StorageError> {
+        self.replay_kinds(&|_| true, f)
+    }
+
+    /// [`Storage::replay`] of the records whose kind `want`s only: the
+    /// others are passed over by their frame header, without decoding
+    /// their payload (a reader that needs queue records first does not
+    /// decode every message body to find them).
+    pub fn replay_kinds(
+        &self,
+        want: &dyn Fn(RecordKind) -> bool,
+        f: &mut dyn FnMut(RecordPos, Record) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
         for seg in self.wal().segment_list() {
             let bytes = seg.read_all(seg.len())?;
-            let out = segment::scan(seg.id, &bytes, seg.id, &mut |pos, _, record| f(pos, record))?;
+            let out = segment::scan_kinds(seg.id, &bytes, seg.id, want, &mut |pos, _, record| {
+                f(pos, record)
+            })?;
             if let Some(stop) = out.stop {
                 return Err(seg.corruption(stop.offset, stop.reason));
             }

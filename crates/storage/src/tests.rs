@@ -11,4 +11,5 @@ mod index;
 mod liveness;
 mod model;
 mod recovery;
+mod replay;
 mod support;

@@ -103,24 +103,35 @@ const _: () = assert!(MAX_PAYLOAD + FRAME_HEADER_LEN < u32::MAX as usize);
 // u64::MAX has 20 decimal digits, so every LSN fits the file-name width.
 const _: () = assert!(SEGMENT_NAME_DIGITS == 20);
 
-/// Record kind tag: one per `Record` variant. Values are on-disk format.
+/// Record kind tag: one per [`Record`] variant, in every frame's header, so
+/// a reader can pass over records it does not need without decoding them
+/// ([`crate::Storage::replay_kinds`]). Values are on-disk format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-pub(crate) enum RecordKind {
+pub enum RecordKind {
+    /// [`Record::QueueUpserted`].
     QueueUpserted = 1,
+    /// [`Record::QueueDeleted`].
     QueueDeleted = 2,
+    /// [`Record::QueuePurged`].
     QueuePurged = 3,
+    /// [`Record::MessageSent`].
     MessageSent = 4,
+    /// [`Record::MessageReceived`].
     MessageReceived = 5,
+    /// [`Record::VisibilityChanged`].
     VisibilityChanged = 6,
+    /// [`Record::MessageDeleted`].
     MessageDeleted = 7,
+    /// [`Record::MessageMoved`].
     MessageMoved = 8,
+    /// [`Record::MoveTaskUpdated`].
     MoveTaskUpdated = 9,
 }
 
 impl RecordKind {
     /// The kind of a record.
-    pub(crate) fn of(record: &Record) -> RecordKind {
+    pub fn of(record: &Record) -> RecordKind {
         match record {
             Record::QueueUpserted(_) => RecordKind::QueueUpserted,
             Record::QueueDeleted { .. } => RecordKind::QueueDeleted,

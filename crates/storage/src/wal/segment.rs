@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::io::{FileSystem, SegmentFile};
 use crate::record::Record;
-use crate::wal::format::{self, RawFrame, HEADER_LEN};
+use crate::wal::format::{self, RawFrame, RecordKind, HEADER_LEN};
 use crate::{RecordPos, StorageError};
 
 /// An open segment file.
@@ -168,6 +168,19 @@ pub(crate) fn scan(
     first_lsn: u64,
     f: &mut dyn FnMut(RecordPos, &RawFrame<'_>, Record) -> Result<(), StorageError>,
 ) -> Result<ScanOutcome, StorageError> {
+    scan_kinds(segment, bytes, first_lsn, &|_| true, f)
+}
+
+/// [`scan`], decoding and delivering only the records whose kind `want`s
+/// (the others are checked — length, CRC, kind, LSN, batch — but their
+/// payload is not decoded). For logs that recovery has already verified.
+pub(crate) fn scan_kinds(
+    segment: u64,
+    bytes: &[u8],
+    first_lsn: u64,
+    want: &dyn Fn(RecordKind) -> bool,
+    f: &mut dyn FnMut(RecordPos, &RawFrame<'_>, Record) -> Result<(), StorageError>,
+) -> Result<ScanOutcome, StorageError> {
     let mut off = HEADER_LEN;
     let mut lsn = first_lsn;
     let mut out = ScanOutcome {
@@ -179,7 +192,7 @@ pub(crate) fn scan(
         stop: None,
     };
     // Frames of the batch in progress.
-    let mut batch: Vec<(RecordPos, Record)> = Vec::new();
+    let mut batch: Vec<(RecordPos, Option<Record>)> = Vec::new();
     while off < bytes.len() {
         let rest = bytes.get(off..).unwrap_or_default();
         let frame = match format::parse_frame(rest) {
@@ -206,15 +219,19 @@ pub(crate) fn scan(
             });
             break;
         }
-        let record = match frame.decode() {
-            Ok(r) => r,
-            Err(reason) => {
-                out.stop = Some(ScanStop {
-                    offset: off as u64,
-                    reason: format!("undecodable payload: {reason}"),
-                    hard: true,
-                });
-                break;
+        let record = if !want(frame.kind) {
+            None
+        } else {
+            match frame.decode() {
+                Ok(r) => Some(r),
+                Err(reason) => {
+                    out.stop = Some(ScanStop {
+                        offset: off as u64,
+                        reason: format!("undecodable payload: {reason}"),
+                        hard: true,
+                    });
+                    break;
+                }
             }
         };
         let (Ok(offset), Ok(len)) = (u32::try_from(off), u32::try_from(frame.total_len)) else {
@@ -241,13 +258,17 @@ pub(crate) fn scan(
         // The batch is complete: deliver its earlier frames (their headers
         // re-parsed from `bytes`, already checked above), then this one.
         for (p, r) in batch.drain(..) {
-            let start = p.offset as usize;
-            let fr = format::parse_frame(bytes.get(start..).unwrap_or_default())
-                .map_err(|e| StorageError::Codec(format!("frame re-parse failed: {e}")))?;
-            f(p, &fr, r)?;
+            if let Some(r) = r {
+                let start = p.offset as usize;
+                let fr = format::parse_frame(bytes.get(start..).unwrap_or_default())
+                    .map_err(|e| StorageError::Codec(format!("frame re-parse failed: {e}")))?;
+                f(p, &fr, r)?;
+            }
             out.records += 1;
         }
-        f(pos, &frame, record)?;
+        if let Some(record) = record {
+            f(pos, &frame, record)?;
+        }
         out.records += 1;
         out.valid_len = off as u64;
         out.next_lsn = lsn;

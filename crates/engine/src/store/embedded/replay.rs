@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use storage::{QueueId, Record, RecordPos, Storage, StorageError, StoredMessage};
+use storage::{QueueId, Record, RecordKind, RecordPos, Storage, StorageError, StoredMessage};
 
 use super::fifo::{dedup_expiry, DedupEntry, QUEUE_SCOPE};
 use super::messages::{NewMsg, NO_POS};
@@ -266,11 +266,8 @@ impl Replayer<'_> {
 }
 
 /// Records that create, change or delete a queue (replayed in the first pass).
-fn is_queue_record(record: &Record) -> bool {
-    matches!(
-        record,
-        Record::QueueUpserted(_) | Record::QueueDeleted { .. }
-    )
+fn is_queue_record(kind: RecordKind) -> bool {
+    matches!(kind, RecordKind::QueueUpserted | RecordKind::QueueDeleted)
 }
 
 /// Replays `storage` and builds the store's state at `now`.
@@ -288,16 +285,21 @@ pub(super) fn open(storage: Storage, region: &str, now: u64) -> Result<EmbeddedS
         // `QueueUpserted` past its older messages (and the segment with the
         // original upsert may be reclaimed), so every queue must be known
         // before any message record is applied.
-        storage.replay(&mut |pos, record| -> Result<(), StorageError> {
-            if is_queue_record(&record) {
-                replayer.apply(pos, record, now);
-            }
+        // Each pass decodes only its own records (the others are passed over
+        // by their frame header): the first pass reads no message body.
+        storage.replay_kinds(&is_queue_record, &mut |pos,
+                                                      record|
+         -> Result<(), StorageError> {
+            replayer.apply(pos, record, now);
             Ok(())
         })?;
-        storage.replay(&mut |pos, record| -> Result<(), StorageError> {
-            if !is_queue_record(&record) {
-                replayer.apply(pos, record, now);
-            }
+        storage.replay_kinds(&|kind| !is_queue_record(kind), &mut |pos,
+                                                                    record|
+         -> Result<
+            (),
+            StorageError,
+        > {
+            replayer.apply(pos, record, now);
             Ok(())
         })?;
         (replayer.queues, replayer.tasks)
