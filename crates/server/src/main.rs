@@ -13,6 +13,11 @@ use clap::{Parser, Subcommand};
 use server::cli;
 use server::config::{Config, LogFormat, Overrides, DEFAULT_CONFIG_TOML};
 
+/// mimalloc instead of the system allocator: per-thread free lists without
+/// glibc's arena locks and consolidation (see benches/README.md, "Hot path").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Stowage: a durable message broker that speaks the Amazon SQS API.
 ///
 /// Configuration layers, lowest first: built-in defaults (see

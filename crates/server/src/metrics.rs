@@ -27,15 +27,16 @@ mod tests;
 pub(crate) use snapshot::dead_letter_queues;
 pub(crate) use snapshot::redrive_pairs;
 
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
-use metrics::Unit;
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics::{Counter, Gauge, Histogram, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use names::*;
@@ -151,28 +152,59 @@ fn describe_event_series() {
     );
 }
 
+/// The series a successful request of one action updates.
+struct ActionHandles {
+    successes: Counter,
+    duration: Histogram,
+}
+
+thread_local! {
+    /// Per worker thread: action name → its handles, looked up in the
+    /// recorder once per action and thread instead of on every request
+    /// (building a labelled key and searching the registry each time).
+    static ACTION_HANDLES: RefCell<HashMap<&'static str, ActionHandles>> =
+        RefCell::new(HashMap::new());
+}
+
 /// Records one finished API request. `outcome` is `success` or the SQS error code
 /// (the modeled shape name, e.g. `QueueDoesNotExist`).
 pub fn record_request(action: &'static str, outcome: &str, seconds: f64) {
     install();
-    let outcome = match outcome {
-        "success" => metrics::SharedString::const_str("success"),
-        other => metrics::SharedString::from(other.to_owned()),
-    };
+    if outcome == "success" {
+        ACTION_HANDLES.with(|handles| {
+            let mut handles = handles.borrow_mut();
+            let h = handles.entry(action).or_insert_with(|| ActionHandles {
+                successes: counter!(REQUESTS, "action" => action, "outcome" => "success"),
+                duration: histogram!(REQUEST_DURATION, "action" => action),
+            });
+            h.successes.increment(1);
+            h.duration.record(seconds);
+        });
+        return;
+    }
+    let outcome = metrics::SharedString::from(outcome.to_owned());
     counter!(REQUESTS, "action" => action, "outcome" => outcome).increment(1);
     histogram!(REQUEST_DURATION, "action" => action).record(seconds);
 }
 
+/// The handle of a label-less gauge, resolved once per process.
+fn static_gauge(cell: &'static OnceLock<Gauge>, name: &'static str) -> &'static Gauge {
+    cell.get_or_init(|| {
+        install();
+        gauge!(name)
+    })
+}
+
 /// Long polls currently waiting (+1 when a wait starts, -1 when it ends).
 pub fn long_poll_waiting(delta: f64) {
-    install();
-    gauge!(LONG_POLLS_WAITING).increment(delta);
+    static GAUGE: OnceLock<Gauge> = OnceLock::new();
+    static_gauge(&GAUGE, LONG_POLLS_WAITING).increment(delta);
 }
 
 /// HTTP requests currently being served (+1 / -1).
 pub fn http_in_flight(delta: f64) {
-    install();
-    gauge!(HTTP_IN_FLIGHT).increment(delta);
+    static GAUGE: OnceLock<Gauge> = OnceLock::new();
+    static_gauge(&GAUGE, HTTP_IN_FLIGHT).increment(delta);
 }
 
 /// Records the sizes (body + attribute bytes, as SQS counts SentMessageSize)

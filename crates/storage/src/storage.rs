@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 use crate::index::Index;
 use crate::io::{FileSystem, RealFs};
@@ -66,24 +66,41 @@ pub struct Ticket {
     pub positions: Vec<RecordPos>,
     /// LSN of the last record of the append.
     pub last_lsn: Lsn,
-    progress: watch::Receiver<Progress>,
+    outcome: Outcome,
+}
+
+/// How a ticket learns that its append is durable.
+#[derive(Debug)]
+enum Outcome {
+    /// The writer sends this append's own result.
+    Own(oneshot::Receiver<Result<(), StorageError>>),
+    /// An append without records: done once everything submitted before it is.
+    After(watch::Receiver<Progress>),
 }
 
 impl Ticket {
     /// Resolves when the append is durable (per [`crate::Durability`]); returns the positions.
-    pub async fn wait(mut self) -> Result<Vec<RecordPos>, StorageError> {
-        let last = self.last_lsn;
-        let outcome = match self
-            .progress
-            .wait_for(|p| p.acked_next > last || p.poisoned.is_some() || p.closed)
-            .await
-        {
-            Err(_) => Err(StorageError::Closed),
-            Ok(p) if p.acked_next > last => Ok(()),
-            Ok(p) => Err(p
-                .poisoned
-                .clone()
-                .map_or(StorageError::Closed, StorageError::Poisoned)),
+    pub async fn wait(self) -> Result<Vec<RecordPos>, StorageError> {
+        let outcome = match self.outcome {
+            Outcome::Own(done) => match done.await {
+                Ok(result) => result,
+                // The writer dropped the append without an answer: it died.
+                Err(_) => Err(StorageError::Poisoned(writer::WRITER_PANICKED.into())),
+            },
+            Outcome::After(mut progress) => {
+                let last = self.last_lsn;
+                match progress
+                    .wait_for(|p| p.acked_next > last || p.poisoned.is_some() || p.closed)
+                    .await
+                {
+                    Err(_) => Err(StorageError::Closed),
+                    Ok(p) if p.acked_next > last => Ok(()),
+                    Ok(p) => Err(p
+                        .poisoned
+                        .clone()
+                        .map_or(StorageError::Closed, StorageError::Poisoned)),
+                }
+            }
         };
         outcome.map(|()| self.positions)
     }
@@ -216,10 +233,12 @@ impl Storage {
                 }));
                 if outcome.is_err() {
                     // Never leave waiters hanging: a dead writer is a poisoned log.
-                    writer::poison(
+                    let reason = writer::poison(
                         &wal,
-                        &StorageError::Poisoned("WAL writer thread panicked".into()),
+                        &StorageError::Poisoned(writer::WRITER_PANICKED.into()),
                     );
+                    let pending = std::mem::take(&mut wal.lock_state().batches);
+                    writer::fail(pending, &reason);
                     wal.progress.send_modify(|p| p.closed = true);
                 }
             })
@@ -255,12 +274,15 @@ impl Storage {
 
     /// Encodes and queues an append; returns at once with its positions.
     pub fn submit(&self, append: Append) -> Result<Ticket, StorageError> {
-        let progress = self.wal().progress.subscribe();
-        let (positions, last_lsn) = self.wal().submit(append)?;
+        let submitted = self.wal().submit(append)?;
+        let outcome = match submitted.done {
+            Some(done) => Outcome::Own(done),
+            None => Outcome::After(self.wal().progress.subscribe()),
+        };
         Ok(Ticket {
-            positions,
-            last_lsn,
-            progress,
+            positions: submitted.positions,
+            last_lsn: submitted.last_lsn,
+            outcome,
         })
     }
 

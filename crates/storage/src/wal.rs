@@ -13,14 +13,14 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 use crate::index::Index;
 use crate::io::FileSystem;
 use crate::liveness::Liveness;
 use crate::record::Record;
 use crate::{Append, Durability, Lsn, RecordPos, StorageConfig, StorageError};
-use format::{RecordKind, FLAG_BATCH_CONTINUES, FLAG_SYNCED_BEFORE, FRAME_HEADER_LEN, HEADER_LEN};
+use format::{FLAG_BATCH_CONTINUES, FLAG_SYNCED_BEFORE, HEADER_LEN};
 use segment::Segment;
 
 /// Bytes handed to the writer for one segment.
@@ -45,6 +45,11 @@ impl Chunk {
     }
 }
 
+/// Where the writer sends one append's outcome: `Ok` once it is
+/// acknowledged (written, and synced in durability `always`), or the error
+/// that poisoned the log.
+pub(crate) type Done = oneshot::Sender<Result<(), StorageError>>;
+
 /// A submitted append waiting for the writer.
 pub(crate) struct PendingBatch {
     pub(crate) last_lsn: Lsn,
@@ -52,6 +57,17 @@ pub(crate) struct PendingBatch {
     pub(crate) records: Vec<Record>,
     pub(crate) positions: Vec<RecordPos>,
     pub(crate) release: Vec<RecordPos>,
+    /// This append's own waiter (raft-engine's write barrier: each writer
+    /// gets its own result; nobody else is woken).
+    pub(crate) done: Option<Done>,
+}
+
+/// What [`Wal::submit`] assigned to an append.
+pub(crate) struct Submitted {
+    pub(crate) positions: Vec<RecordPos>,
+    pub(crate) last_lsn: Lsn,
+    /// The append's outcome; `None` for an append without records.
+    pub(crate) done: Option<oneshot::Receiver<Result<(), StorageError>>>,
 }
 
 /// What the writer publishes to waiters.
@@ -82,6 +98,10 @@ pub(crate) struct WalState {
     pub(crate) shutdown: bool,
     pub(crate) sync_requested: bool,
     pub(crate) poisoned: Option<String>,
+    /// The writer is blocked on `wake` and must be notified of new work.
+    /// While it is busy, submits only queue: no wake-up (futex call) per
+    /// append.
+    pub(crate) writer_waiting: bool,
 }
 
 /// The end of the log at one moment: once `synced_next >= next_lsn`, every
@@ -173,6 +193,7 @@ impl Wal {
                 shutdown: false,
                 sync_requested: false,
                 poisoned: None,
+                writer_waiting: false,
             }),
             wake: Condvar::new(),
             progress,
@@ -212,22 +233,19 @@ impl Wal {
 
     /// Encodes `append`, assigns LSNs and positions, and queues it for the
     /// writer. Log order is the order of calls.
-    pub(crate) fn submit(&self, append: Append) -> Result<(Vec<RecordPos>, Lsn), StorageError> {
+    pub(crate) fn submit(&self, append: Append) -> Result<Submitted, StorageError> {
         let Append { records, release } = append;
-        // Encode payloads outside the lock.
-        let mut payloads = Vec::new();
-        let mut spans: Vec<(RecordKind, usize, usize)> = Vec::with_capacity(records.len());
+        // Encode whole frames outside the lock; only the flags, the LSN and
+        // the CRC are filled in under it.
+        let mut frames = Vec::new();
+        let mut unsealed = Vec::with_capacity(records.len());
         for r in &records {
-            let start = payloads.len();
-            let kind = format::encode_payload(r, &mut payloads)?;
-            spans.push((kind, start, payloads.len()));
+            unsealed.push(format::encode_unsealed(r, &mut frames)?);
         }
-        let total: u64 = spans
-            .iter()
-            .map(|(_, s, e)| (FRAME_HEADER_LEN + e - s) as u64)
-            .sum();
+        let total = frames.len() as u64;
 
-        let mut st = self.lock_state();
+        let mut guard = self.lock_state();
+        let st = &mut *guard;
         if let Some(reason) = &st.poisoned {
             return Err(StorageError::Poisoned(reason.clone()));
         }
@@ -236,12 +254,16 @@ impl Wal {
         }
         if records.is_empty() {
             let last = st.next_lsn.saturating_sub(1);
-            drop(st);
+            drop(guard);
             let mut live = self.lock_liveness();
             for pos in release {
                 live.release(pos, None);
             }
-            return Ok((Vec::new(), last));
+            return Ok(Submitted {
+                positions: Vec::new(),
+                last_lsn: last,
+                done: None,
+            });
         }
         let mut create = false;
         if st.next_offset > HEADER_LEN as u64
@@ -257,20 +279,19 @@ impl Wal {
             )));
         }
         let segment = st.active_segment;
-        let st = &mut *st;
         let new_chunk = create || st.chunks.last().is_none_or(|c| c.segment != segment);
         if new_chunk {
             st.chunks.push(Chunk {
                 segment,
                 start: st.next_offset,
                 create,
-                bytes: Vec::with_capacity(total as usize),
+                bytes: Vec::new(),
             });
         }
         let Some(chunk) = st.chunks.last_mut() else {
             return Err(StorageError::Closed);
         };
-        let mut positions = Vec::with_capacity(spans.len());
+        let mut positions = Vec::with_capacity(unsealed.len());
         let mut live = self.lock_liveness();
         if create {
             live.add_segment(segment);
@@ -282,32 +303,27 @@ impl Wal {
             live.pin(segment, floor);
         }
         let mut last_crc = 0;
-        let n = spans.len();
+        let n = unsealed.len();
         // A new chunk starts the writer's next group. With `always`, the
         // writer syncs each group before it writes the next one (and
         // recovery syncs what it keeps), so everything before this frame
         // will be synced when it is written: mark it (see FLAG_SYNCED_BEFORE).
         let synced_before = new_chunk && self.config.durability == Durability::Always;
-        for (i, (kind, s, e)) in spans.into_iter().enumerate() {
+        for (i, (frame, record)) in unsealed.iter().zip(&records).enumerate() {
             let mut flags = if i + 1 < n { FLAG_BATCH_CONTINUES } else { 0 };
             if i == 0 && synced_before {
                 flags |= FLAG_SYNCED_BEFORE;
             }
-            let before = chunk.bytes.len();
-            last_crc = format::encode_frame(
-                &mut chunk.bytes,
-                kind,
-                flags,
-                st.next_lsn,
-                payloads.get(s..e).unwrap_or_default(),
-            );
-            let len = (chunk.bytes.len() - before) as u32;
+            if let Some(bytes) = frames.get_mut(frame.start..frame.start + frame.total_len) {
+                last_crc = format::seal_frame(bytes, flags, st.next_lsn);
+            }
+            let len = frame.total_len as u32;
             let pos = RecordPos {
                 segment,
                 offset: st.next_offset as u32,
                 len,
             };
-            if !kind.is_tombstone() {
+            if !record.is_tombstone() {
                 live.add_live(pos);
             }
             positions.push(pos);
@@ -315,6 +331,14 @@ impl Wal {
             st.next_lsn += 1;
         }
         drop(live);
+        // The frames, sealed, join the writer's pending bytes (moved when
+        // the chunk is new).
+        if chunk.bytes.is_empty() {
+            chunk.bytes = frames;
+        } else {
+            chunk.bytes.extend_from_slice(&frames);
+        }
+        let (done, outcome) = oneshot::channel();
         let last_lsn = st.next_lsn - 1;
         st.batches.push(PendingBatch {
             last_lsn,
@@ -322,9 +346,18 @@ impl Wal {
             records,
             positions: positions.clone(),
             release,
+            done: Some(done),
         });
-        self.wake.notify_one();
-        Ok((positions, last_lsn))
+        let wake = std::mem::take(&mut st.writer_waiting);
+        drop(guard);
+        if wake {
+            self.wake.notify_one();
+        }
+        Ok(Submitted {
+            positions,
+            last_lsn,
+            done: Some(outcome),
+        })
     }
 
     /// A copy of the frame at `pos` if it was submitted but may not be in

@@ -10,7 +10,8 @@
 //! render sees only its own queues).
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use metrics_exporter_prometheus::formatting::{
@@ -22,45 +23,47 @@ use super::names::{QUEUE_SENT_SIZE, SENT_SIZE_BUCKETS};
 /// How long an entry whose queue no engine renders is kept.
 pub(crate) const FORGET_AFTER: Duration = Duration::from_secs(600);
 
-/// (account, queue).
-type QueueKey = (String, String);
-
-/// One queue's distribution.
+/// One queue's distribution. Sends update it with atomic adds under the
+/// table's read lock; only a render (write lock) touches `absent_since`.
 #[derive(Debug, Default)]
 struct SizeHistogram {
     /// Non-cumulative count per bucket of [`SENT_SIZE_BUCKETS`]; the last slot
-    /// counts sizes above the largest bound.
-    counts: [u64; SENT_SIZE_BUCKETS.len() + 1],
+    /// counts sizes above the largest bound. The total count is their sum, so
+    /// a render never shows a `+Inf` bucket that disagrees with the others.
+    counts: [AtomicU64; SENT_SIZE_BUCKETS.len() + 1],
     /// Sum of all sizes, bytes.
-    sum: u64,
-    /// Number of sizes.
-    count: u64,
-    /// When a render first found the queue missing.
+    sum: AtomicU64,
+    /// Set by every record: the queue was in use since the last render.
+    recorded: AtomicBool,
+    /// When a render first found the queue missing (and no record came since).
     absent_since: Option<Instant>,
 }
 
 impl SizeHistogram {
-    fn record(&mut self, size: u64) {
+    fn record(&self, size: u64) {
         let slot = SENT_SIZE_BUCKETS
             .iter()
             .position(|bound| size as f64 <= *bound)
             .unwrap_or(SENT_SIZE_BUCKETS.len());
-        if let Some(c) = self.counts.get_mut(slot) {
-            *c += 1;
+        if let Some(c) = self.counts.get(slot) {
+            c.fetch_add(1, Ordering::Relaxed);
         }
-        self.sum = self.sum.saturating_add(size);
-        self.count += 1;
-        self.absent_since = None;
+        self.sum.fetch_add(size, Ordering::Relaxed);
     }
 }
 
+/// account → queue → histogram. Nested so that a send looks its queue up
+/// with borrowed names (no key allocation once the queue has an entry).
+type Table = BTreeMap<String, BTreeMap<String, SizeHistogram>>;
+
 /// The table of every queue's histogram. One per process ([`TABLE`]); tests
-/// make their own.
+/// make their own. Sends take only the read lock (shared, never waiting on
+/// one another); the first send to a queue and renders take the write lock.
 #[derive(Debug, Default)]
-pub(crate) struct SizeTable(Mutex<BTreeMap<QueueKey, SizeHistogram>>);
+pub(crate) struct SizeTable(RwLock<Table>);
 
 /// The process's table.
-pub(crate) static TABLE: SizeTable = SizeTable(Mutex::new(BTreeMap::new()));
+pub(crate) static TABLE: SizeTable = SizeTable(RwLock::new(BTreeMap::new()));
 
 impl SizeTable {
     /// Records the sizes of messages accepted by one send call.
@@ -70,42 +73,61 @@ impl SizeTable {
         queue: &str,
         sizes: impl IntoIterator<Item = usize>,
     ) {
-        let mut table = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = table
-            .entry((account.to_owned(), queue.to_owned()))
-            .or_default();
-        for size in sizes {
-            entry.record(u64::try_from(size).unwrap_or(u64::MAX));
+        let record_all = |h: &SizeHistogram| {
+            for size in sizes {
+                h.record(u64::try_from(size).unwrap_or(u64::MAX));
+            }
+            h.recorded.store(true, Ordering::Relaxed);
+        };
+        {
+            let table = self.0.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(h) = table.get(account).and_then(|queues| queues.get(queue)) {
+                record_all(h);
+                return;
+            }
         }
+        let mut table = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        let h = table
+            .entry(account.to_owned())
+            .or_default()
+            .entry(queue.to_owned())
+            .or_default();
+        record_all(h);
     }
 
     /// Appends the family for the queues in `present` (account, queue) to
     /// `out`, and ages out entries of queues not present.
     pub(crate) fn render(&self, out: &mut String, present: &HashSet<(&str, &str)>, now: Instant) {
-        let mut table = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        table.retain(|(account, queue), h| {
-            if present.contains(&(account.as_str(), queue.as_str())) {
-                h.absent_since = None;
-                return true;
-            }
-            let since = *h.absent_since.get_or_insert(now);
-            now.saturating_duration_since(since) < FORGET_AFTER
-        });
+        let mut table = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        for (account, queues) in table.iter_mut() {
+            queues.retain(|queue, h| {
+                let recorded = h.recorded.swap(false, Ordering::Relaxed);
+                if recorded || present.contains(&(account.as_str(), queue.as_str())) {
+                    h.absent_since = None;
+                    return true;
+                }
+                let since = *h.absent_since.get_or_insert(now);
+                now.saturating_duration_since(since) < FORGET_AFTER
+            });
+        }
+        table.retain(|_, queues| !queues.is_empty());
         let mut header = false;
-        for ((account, queue), h) in table.iter() {
-            if !present.contains(&(account.as_str(), queue.as_str())) {
-                continue;
+        for (account, queues) in table.iter() {
+            for (queue, h) in queues {
+                if !present.contains(&(account.as_str(), queue.as_str())) {
+                    continue;
+                }
+                if !header {
+                    write_help_line(
+                        out,
+                        QUEUE_SENT_SIZE,
+                        "Size of sent messages (body and attributes), bytes.",
+                    );
+                    write_type_line(out, QUEUE_SENT_SIZE, "histogram");
+                    header = true;
+                }
+                write_histogram(out, account, queue, h);
             }
-            if !header {
-                write_help_line(
-                    out,
-                    QUEUE_SENT_SIZE,
-                    "Size of sent messages (body and attributes), bytes.",
-                );
-                write_type_line(out, QUEUE_SENT_SIZE, "histogram");
-                header = true;
-            }
-            write_histogram(out, account, queue, h);
         }
         if header {
             out.push('\n');
@@ -118,8 +140,10 @@ fn write_histogram(out: &mut String, account: &str, queue: &str, h: &SizeHistogr
         format!("queue=\"{}\"", sanitize_label_value(queue)),
         format!("account=\"{}\"", sanitize_label_value(account)),
     ];
+    let counts: Vec<u64> = h.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+    let total: u64 = counts.iter().sum();
     let mut cumulative = 0u64;
-    for (bound, count) in SENT_SIZE_BUCKETS.iter().zip(h.counts.iter()) {
+    for (bound, count) in SENT_SIZE_BUCKETS.iter().zip(counts.iter()) {
         cumulative += count;
         write_metric_line(
             out,
@@ -137,7 +161,7 @@ fn write_histogram(out: &mut String, account: &str, queue: &str, h: &SizeHistogr
         Some("bucket"),
         &labels,
         Some(("le", "+Inf")),
-        h.count,
+        total,
         None,
     );
     write_metric_line::<&str, u64>(
@@ -146,7 +170,7 @@ fn write_histogram(out: &mut String, account: &str, queue: &str, h: &SizeHistogr
         Some("sum"),
         &labels,
         None,
-        h.sum,
+        h.sum.load(Ordering::Relaxed),
         None,
     );
     write_metric_line::<&str, u64>(
@@ -155,7 +179,7 @@ fn write_histogram(out: &mut String, account: &str, queue: &str, h: &SizeHistogr
         Some("count"),
         &labels,
         None,
-        h.count,
+        total,
         None,
     );
 }

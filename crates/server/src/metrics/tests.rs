@@ -169,6 +169,38 @@ fn sent_size_histogram_is_cumulative_and_forgets_gone_queues() {
     );
 }
 
+/// Sends record sizes concurrently (read lock and atomic adds): nothing is
+/// lost, and `+Inf`, `_count` and the buckets agree.
+#[test]
+fn sent_sizes_recorded_from_many_threads_add_up() {
+    let name = "sizes-threads";
+    let table = sizes::SizeTable::default();
+    std::thread::scope(|scope| {
+        for t in 0..8u64 {
+            let table = &table;
+            scope.spawn(move || {
+                for i in 0..1000u64 {
+                    let size = if (t + i) % 2 == 0 { 100 } else { 5000 };
+                    table.record("123456789012", name, [size as usize]);
+                }
+            });
+        }
+    });
+    let present: HashSet<(&str, &str)> = [("123456789012", name)].into_iter().collect();
+    let mut out = String::new();
+    table.render(&mut out, &present, Instant::now());
+    let get = |suffix: &str, le: Option<&str>| {
+        let mut labels = vec![("queue", name)];
+        labels.extend(le.map(|le| ("le", le)));
+        sample(&out, &format!("{QUEUE_SENT_SIZE}_{suffix}"), &labels)
+    };
+    assert_eq!(get("bucket", Some("256")), Some(4000.0));
+    assert_eq!(get("bucket", Some("16384")), Some(8000.0));
+    assert_eq!(get("bucket", Some("+Inf")), Some(8000.0));
+    assert_eq!(get("count", None), Some(8000.0));
+    assert_eq!(get("sum", None), Some(4000.0 * 100.0 + 4000.0 * 5000.0));
+}
+
 #[test]
 fn dead_letter_queues_are_flagged() {
     let mut snap = Snapshot::default();

@@ -250,6 +250,48 @@ fn bad_positions_are_errors() {
     assert_eq!(s.read(good).unwrap(), one_of_each()[1]);
 }
 
+/// An append without records (releases only) is acknowledged once every
+/// append submitted before it is; an append with records gets its own
+/// result, in every durability mode.
+#[test]
+fn an_empty_append_resolves_after_the_appends_before_it() {
+    for durability in [Durability::Always, Durability::Interval, Durability::Never] {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = StorageConfig {
+            durability,
+            ..small_config()
+        };
+        let rt = rt();
+        let (s, _) = Storage::open(dir.path(), &cfg).unwrap();
+        let first = s
+            .submit(Append {
+                records: vec![Record::MessageSent(message(1, 1, 10))],
+                release: vec![],
+            })
+            .unwrap();
+        let empty = s
+            .submit(Append {
+                records: vec![],
+                release: vec![],
+            })
+            .unwrap();
+        assert_eq!(empty.last_lsn, first.last_lsn);
+        rt.block_on(empty.wait()).unwrap();
+        // Everything before the empty append is acknowledged already.
+        let positions = rt
+            .block_on(async {
+                tokio::time::timeout(std::time::Duration::from_secs(30), first.wait()).await
+            })
+            .expect("the earlier append was not acknowledged")
+            .unwrap();
+        assert!(matches!(
+            s.read(positions[0]).unwrap(),
+            Record::MessageSent(_)
+        ));
+        rt.block_on(s.close()).unwrap();
+    }
+}
+
 /// S1 from the moment of submit: a position is readable as soon as `submit`
 /// returns it, before the writer has put the frame in its file, also when the
 /// append opens a segment the writer has not created yet (the engine hands
@@ -276,4 +318,72 @@ fn positions_are_readable_as_soon_as_submitted() {
         assert_eq!(s.read(pos[0]).unwrap(), r);
     }
     assert!(s.stats().segments > 10);
+}
+
+/// No lost wake-up between the writer's rounds: appenders that submit the
+/// moment their previous append is acknowledged race the writer going back
+/// to sleep (it checks for work, then blocks; a submit only notifies a
+/// writer that is blocked). Every append, and the `sync` and `close`
+/// requests made while the writer may be idle, must be answered; a missed
+/// notification leaves the writer asleep and an append waiting forever.
+#[test]
+fn a_writer_going_idle_never_misses_a_submit() {
+    use std::time::Duration;
+    const APPENDERS: u64 = 4;
+    for (durability, appends) in [(Durability::Always, 100u64), (Durability::Never, 1000)] {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = StorageConfig {
+            durability,
+            ..StorageConfig::default()
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (s, _) = Storage::open(dir.path(), &cfg).unwrap();
+        let patience = Duration::from_secs(60);
+        rt.block_on(async {
+            let mut tasks = Vec::new();
+            for t in 0..APPENDERS {
+                let s = s.clone();
+                tasks.push(tokio::spawn(async move {
+                    for i in 0..appends {
+                        let append = s.append(Append {
+                            records: vec![Record::MessageSent(message(t, i, 16))],
+                            release: vec![],
+                        });
+                        tokio::time::timeout(patience, append)
+                            .await
+                            .unwrap_or_else(|_| {
+                                panic!("{durability:?}: append {t}/{i} never acknowledged")
+                            })
+                            .unwrap();
+                        if i % 100 == 99 {
+                            tokio::time::timeout(patience, s.sync())
+                                .await
+                                .unwrap_or_else(|_| {
+                                    panic!("{durability:?}: sync after {t}/{i} never done")
+                                })
+                                .unwrap();
+                        }
+                    }
+                }));
+            }
+            for task in tasks {
+                task.await.unwrap();
+            }
+            tokio::time::timeout(patience, s.close())
+                .await
+                .unwrap_or_else(|_| panic!("{durability:?}: close never done"))
+                .unwrap();
+        });
+        drop(s);
+        let (s, _) = Storage::open(dir.path(), &cfg).unwrap();
+        assert_eq!(
+            collect(&s).len() as u64,
+            APPENDERS * appends,
+            "{durability:?}"
+        );
+    }
 }

@@ -19,11 +19,11 @@ fn bless() -> bool {
     std::env::var_os("STOWAGE_BLESS").is_some()
 }
 
+/// The frame the submit path writes for `record` at `lsn` (last of its batch).
 fn frame_of(lsn: u64, record: &crate::Record) -> Vec<u8> {
-    let mut payload = Vec::new();
-    let kind = format::encode_payload(record, &mut payload).unwrap();
     let mut frame = Vec::new();
-    format::encode_frame(&mut frame, kind, 0, lsn, &payload);
+    format::encode_unsealed(record, &mut frame).unwrap();
+    format::seal_frame(&mut frame, 0, lsn);
     frame
 }
 

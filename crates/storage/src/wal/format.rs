@@ -288,7 +288,9 @@ pub(crate) fn decode_manifest(bytes: &[u8]) -> Result<std::collections::BTreeSet
     Ok(ids)
 }
 
-/// Encodes a record's payload (outside any lock) and returns its kind.
+/// Encodes a record's payload and returns its kind (the reference encoder
+/// of the tests; the write path uses [`encode_unsealed`]).
+#[cfg(test)]
 pub(crate) fn encode_payload(
     record: &Record,
     out: &mut Vec<u8>,
@@ -304,7 +306,9 @@ pub(crate) fn encode_payload(
     Ok(RecordKind::of(record))
 }
 
-/// Appends one frame to `out` and returns its CRC.
+/// Appends one frame to `out` and returns its CRC (the reference encoder of
+/// the tests; the write path uses [`encode_unsealed`] and [`seal_frame`]).
+#[cfg(test)]
 pub(crate) fn encode_frame(
     out: &mut Vec<u8>,
     kind: RecordKind,
@@ -326,6 +330,60 @@ pub(crate) fn encode_frame(
     out.extend_from_slice(&crc.to_le_bytes());
     out.extend_from_slice(&body);
     out.extend_from_slice(payload);
+    crc
+}
+
+/// A frame encoded before its LSN is known (outside the submit lock): the
+/// header's `len` and `kind` are final; `flags`, `lsn` and `crc` are zero
+/// until [`seal_frame`].
+#[derive(Debug)]
+pub(crate) struct UnsealedFrame {
+    /// Offset of the frame in the buffer it was encoded into.
+    pub(crate) start: usize,
+    /// Whole frame length (`4 + len`).
+    pub(crate) total_len: usize,
+}
+
+/// Appends a frame for `record` to `out`: the header, then the payload
+/// encoded straight behind it (no intermediate buffer, no later copy).
+pub(crate) fn encode_unsealed(
+    record: &Record,
+    out: &mut Vec<u8>,
+) -> Result<UnsealedFrame, StorageError> {
+    let start = out.len();
+    out.extend_from_slice(&[0u8; FRAME_HEADER_LEN]);
+    record::encode_record(record, out)?;
+    let payload_len = out.len() - start - FRAME_HEADER_LEN;
+    if payload_len > MAX_PAYLOAD {
+        out.truncate(start);
+        return Err(StorageError::Codec(format!(
+            "record of {payload_len} bytes exceeds the maximum of {MAX_PAYLOAD}"
+        )));
+    }
+    // Checked against MAX_PAYLOAD just above.
+    let len = u32::try_from(MIN_LEN_FIELD + payload_len).unwrap_or(u32::MAX);
+    if let Some(header) = out.get_mut(start..start + FRAME_HEADER_LEN) {
+        header[0..4].copy_from_slice(&len.to_le_bytes());
+        header[8] = RecordKind::of(record) as u8;
+    }
+    Ok(UnsealedFrame {
+        start,
+        total_len: out.len() - start,
+    })
+}
+
+/// Completes a frame encoded by [`encode_unsealed`] (`frame` is exactly its
+/// bytes): writes `flags` and `lsn`, then the CRC over kind, flags, lsn and
+/// payload; returns the CRC. (The LSN precedes the payload under the CRC, so
+/// the CRC can only be computed once the LSN is known.)
+pub(crate) fn seal_frame(frame: &mut [u8], flags: u8, lsn: u64) -> u32 {
+    if frame.len() < FRAME_HEADER_LEN {
+        return 0;
+    }
+    frame[9] = flags;
+    frame[10..18].copy_from_slice(&lsn.to_le_bytes());
+    let crc = crc32fast::hash(&frame[8..]);
+    frame[4..8].copy_from_slice(&crc.to_le_bytes());
     crc
 }
 

@@ -2,15 +2,20 @@
 //! everything submitted since its last round, writes it with one `write_all`
 //! per segment, calls `fdatasync` once (durability `always`), applies the
 //! records to the index and the releases to liveness, and only then
-//! publishes the new acknowledged LSN to every waiter.
+//! publishes the new acknowledged LSN and hands each append of the group its
+//! own result (no other waiter is woken). Submitters notify it only when it
+//! is blocked waiting for work.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::wal::segment::Segment;
-use crate::wal::{Chunk, PendingBatch, Wal};
+use crate::wal::{Chunk, Done, PendingBatch, Wal, WalState};
 use crate::{Durability, RecordPos, StorageError};
+
+/// Poison reason when the writer thread panics.
+pub(crate) const WRITER_PANICKED: &str = "WAL writer thread panicked";
 
 /// Histogram: fsync latency, seconds (name shared with the server's exporter).
 const FSYNC_SECONDS: &str = "stowage_wal_fsync_seconds";
@@ -42,13 +47,9 @@ pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
                     if elapsed >= interval {
                         break;
                     }
-                    st = wal
-                        .wake
-                        .wait_timeout(st, interval - elapsed)
-                        .map(|(g, _)| g)
-                        .unwrap_or_else(|p| p.into_inner().0);
+                    st = wait(&wal, st, Some(interval - elapsed));
                 } else {
-                    st = wal.wake.wait(st).unwrap_or_else(|p| p.into_inner());
+                    st = wait(&wal, st, None);
                 }
             }
             // Linger: the appenders woken by the last acknowledgement are
@@ -63,11 +64,7 @@ pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
                     if now >= deadline {
                         break;
                     }
-                    st = wal
-                        .wake
-                        .wait_timeout(st, deadline - now)
-                        .map(|(g, _)| g)
-                        .unwrap_or_else(|p| p.into_inner().0);
+                    st = wait(&wal, st, Some(deadline - now));
                 }
             }
             let sync_requested = std::mem::take(&mut st.sync_requested);
@@ -85,7 +82,9 @@ pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
                 sync_requested,
             )
         };
-        if wal.progress.borrow().poisoned.is_some() {
+        let poisoned = wal.progress.borrow().poisoned.clone();
+        if let Some(reason) = poisoned {
+            fail(batches, &reason);
             if shutdown {
                 break;
             }
@@ -107,12 +106,15 @@ pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
             Ok(())
         });
         if let Err(e) = result {
-            poison(&wal, &e);
+            let reason = poison(&wal, &e);
+            fail(batches, &reason);
             if shutdown {
                 break;
             }
             continue;
         }
+        let mut batches = batches;
+        let acks: Vec<Done> = batches.iter_mut().filter_map(|b| b.done.take()).collect();
         prev_batches = batches.len();
         let acked_next = batches.last().map(|b| b.last_lsn + 1);
         let group_records: usize = batches.iter().map(|b| b.positions.len()).sum();
@@ -144,6 +146,10 @@ pub(crate) fn run(wal: Arc<Wal>, mut current: Arc<Segment>) {
                 p.synced_next = p.acked_next;
             }
         });
+        for ack in acks {
+            // A waiter that gave up (dropped its ticket) is no error.
+            let _ = ack.send(Ok(()));
+        }
         // After publishing: deleting segments (and the directory fsync)
         // stays off the acknowledgement path.
         if released_any {
@@ -177,11 +183,41 @@ fn linger(last_fsync: Duration) -> Duration {
     (last_fsync / 4).min(MAX_LINGER)
 }
 
-pub(crate) fn poison(wal: &Wal, e: &StorageError) {
+/// Blocks on the writer's condition variable (with a timeout, if given),
+/// telling submitters to notify it meanwhile.
+fn wait<'a>(
+    wal: &'a Wal,
+    mut st: MutexGuard<'a, WalState>,
+    timeout: Option<Duration>,
+) -> MutexGuard<'a, WalState> {
+    st.writer_waiting = true;
+    let mut st = match timeout {
+        Some(t) => wal
+            .wake
+            .wait_timeout(st, t)
+            .map(|(g, _)| g)
+            .unwrap_or_else(|p| p.into_inner().0),
+        None => wal.wake.wait(st).unwrap_or_else(|p| p.into_inner()),
+    };
+    st.writer_waiting = false;
+    st
+}
+
+/// Poisons the log for `e`; returns the reason.
+pub(crate) fn poison(wal: &Wal, e: &StorageError) -> String {
     let reason = e.to_string();
     tracing::error!(error = %reason, "write-ahead log poisoned: refusing every further append");
     wal.lock_state().poisoned = Some(reason.clone());
-    wal.progress.send_modify(|p| p.poisoned = Some(reason));
+    wal.progress
+        .send_modify(|p| p.poisoned = Some(reason.clone()));
+    reason
+}
+
+/// Tells every append of `batches` that the log is poisoned.
+pub(crate) fn fail(batches: Vec<PendingBatch>, reason: &str) {
+    for done in batches.into_iter().filter_map(|b| b.done) {
+        let _ = done.send(Err(StorageError::Poisoned(reason.to_string())));
+    }
 }
 
 fn write_group(
