@@ -21,6 +21,15 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a SIGTERM'd server may take to exit.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The PostgreSQL server and its test databases: the engine's PgStore harness (the same file,
+/// one harness for both suites).
+#[allow(
+    dead_code,
+    reason = "the harness also serves the engine's failover tests; these suites need databases only"
+)]
+#[path = "../../crates/engine/src/store/postgres/tests/server.rs"]
+pub(crate) mod pg;
+
 /// The account anonymous mode assigns.
 pub(crate) const ACCOUNT: &str = "000000000000";
 
@@ -61,7 +70,7 @@ fn fresh_database() -> String {
             .enable_all()
             .build()
             .expect("a runtime to create a database")
-            .block_on(crate::pg::database())
+            .block_on(pg::database())
     })
     .join()
     .expect("create a test database")

@@ -33,12 +33,6 @@ mod metrics;
 mod multinode;
 mod operator;
 mod permissions;
-#[allow(
-    dead_code,
-    reason = "the harness also serves the engine's failover tests; this suite needs databases only"
-)]
-#[path = "../../crates/engine/src/store/postgres/tests/server.rs"]
-mod pg;
 mod protocol;
 mod python_clients;
 mod queues;

@@ -24,7 +24,7 @@ async fn database() -> Option<String> {
         eprintln!("SKIPPED: multi-node tests run with STOWAGE_REQUIRE_POSTGRES=1");
         return None;
     }
-    crate::pg::database().await
+    crate::harness::pg::database().await
 }
 
 /// A node serving the queues kept in the database at `url`.
