@@ -1,5 +1,9 @@
 //! `TestServer`: the real `stowage` binary on `127.0.0.1:0` with a temporary data directory,
 //! stopped by PID (never by name) and always reaped, plus the aws-sdk-sqs client factory.
+//!
+//! `STOWAGE_TEST_BACKEND=postgres` starts every server over PostgreSQL instead (each on a
+//! fresh database of the PostgreSQL server the engine's PgStore harness runs); tests about the
+//! embedded store by nature step aside through [`embedded_store_only`].
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -17,8 +21,61 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a SIGTERM'd server may take to exit.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The PostgreSQL server and its test databases: the engine's PgStore harness (the same file,
+/// one harness for both suites).
+#[allow(
+    dead_code,
+    reason = "the harness also serves the engine's failover tests; these suites need databases only"
+)]
+#[path = "../../crates/engine/src/store/postgres/tests/server.rs"]
+pub(crate) mod pg;
+
 /// The account anonymous mode assigns.
 pub(crate) const ACCOUNT: &str = "000000000000";
+
+/// The store the servers of this run keep their queues in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Backend {
+    /// The embedded WAL + sled store in the server's data directory (the default).
+    Wal,
+    /// PostgreSQL (`store.backend = "postgres"`), one fresh database per server.
+    Postgres,
+}
+
+/// This run's backend: `STOWAGE_TEST_BACKEND` = `wal` (default) | `postgres`.
+pub(crate) fn backend() -> Backend {
+    match std::env::var("STOWAGE_TEST_BACKEND").as_deref() {
+        Err(_) | Ok("") | Ok("wal") => Backend::Wal,
+        Ok("postgres") => Backend::Postgres,
+        Ok(other) => panic!("STOWAGE_TEST_BACKEND={other:?}: expected `wal` or `postgres`"),
+    }
+}
+
+/// For tests about the embedded store by nature (its data directory, log, recovery,
+/// compaction, backups): on a PostgreSQL run, prints `SKIPPED on PostgreSQL: <reason>` and
+/// returns `true` (the test then returns); on the embedded store, `false`.
+pub(crate) fn embedded_store_only(reason: &str) -> bool {
+    if backend() == Backend::Postgres {
+        eprintln!("SKIPPED on PostgreSQL: {reason}");
+        return true;
+    }
+    false
+}
+
+/// A fresh database on the test PostgreSQL server (started on first use), from any context:
+/// the harness's async client runs on a runtime of its own thread.
+fn fresh_database() -> String {
+    std::thread::spawn(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime to create a database")
+            .block_on(pg::database())
+    })
+    .join()
+    .expect("create a test database")
+    .expect("STOWAGE_TEST_BACKEND=postgres needs PostgreSQL 15 (apt-get install postgresql)")
+}
 
 /// How to start the server.
 #[derive(Clone, Debug)]
@@ -61,6 +118,8 @@ pub(crate) struct TestServer {
     opts: ServerOptions,
     /// Owns `data/` (the data dir) and `logs/` (stderr of each start), removed on drop.
     root: tempfile::TempDir,
+    /// On a PostgreSQL run: this server's database (kept across restarts).
+    database: Option<String>,
     addr: SocketAddr,
     starts: u32,
 }
@@ -101,10 +160,14 @@ impl TestServer {
             .expect("create temp dir");
         prepare(&root.path().join("data"));
         std::fs::create_dir_all(root.path().join("logs")).expect("create logs dir");
+        // A test that chooses its store itself (the multi-node tests) keeps its choice.
+        let chooses_store = opts.env.iter().any(|(k, _)| k == "STOWAGE_STORE_BACKEND");
+        let database = (backend() == Backend::Postgres && !chooses_store).then(fresh_database);
         let mut server = Self {
             child: None,
             opts,
             root,
+            database,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             starts: 0,
         };
@@ -223,6 +286,11 @@ impl TestServer {
         }
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");
+        }
+        if let Some(url) = &self.database {
+            cmd.env("STOWAGE_STORE_BACKEND", "postgres")
+                .env("STOWAGE_STORE_POSTGRES_URL", url)
+                .env("STOWAGE_STORE_POSTGRES_POOL_SIZE", "4");
         }
         for (k, v) in &self.opts.env {
             cmd.env(k, v);

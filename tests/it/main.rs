@@ -1,6 +1,8 @@
 //! The black-box integration suite: real clients (aws-sdk-sqs, boto3 over JSON, an old
 //! botocore over Query/XML, the aws CLI) against the real `stowage` binary, which every test
-//! starts on `127.0.0.1:0` with its own temporary data directory and stops by PID.
+//! starts on `127.0.0.1:0` with its own temporary data directory and stops by PID. With
+//! `STOWAGE_TEST_BACKEND=postgres` every server keeps its queues in a fresh PostgreSQL
+//! database instead (tests about the embedded store by nature print `SKIPPED on PostgreSQL`).
 //!
 //! Needs `cargo build --bins` first (tests/run.sh does it) and, for the Python and CLI tests,
 //! the venvs from `tests/clients/setup.sh` (or `STOWAGE_SKIP_PY=1`).

@@ -18,20 +18,13 @@ use crate::common::*;
 use crate::harness::{http_request, ServerOptions, TestServer};
 use crate::operator::stowage;
 
-#[allow(
-    dead_code,
-    reason = "the harness also serves the engine's failover tests; this suite needs databases only"
-)]
-#[path = "../../crates/engine/src/store/postgres/tests/server.rs"]
-mod pg;
-
 /// A fresh database, or `None` (with a note) when the PostgreSQL tests are not asked for.
 async fn database() -> Option<String> {
     if std::env::var("STOWAGE_REQUIRE_POSTGRES").as_deref() != Ok("1") {
         eprintln!("SKIPPED: multi-node tests run with STOWAGE_REQUIRE_POSTGRES=1");
         return None;
     }
-    pg::database().await
+    crate::harness::pg::database().await
 }
 
 /// A node serving the queues kept in the database at `url`.

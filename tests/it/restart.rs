@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_sqs::types::{QueueAttributeName as A, SendMessageBatchRequestEntry};
 
 use crate::common::*;
-use crate::harness::{ServerOptions, TestServer};
+use crate::harness::{embedded_store_only, ServerOptions, TestServer};
 
 /// What a test stored before the stop, to be checked after the restart.
 struct Stored {
@@ -618,6 +618,9 @@ async fn move_task_interrupted_by_sigkill_loses_and_duplicates_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_process_cannot_open_a_data_directory_in_use() {
+    if embedded_store_only("the data directory lock is the embedded store's") {
+        return;
+    }
     let server = TestServer::start(ServerOptions::durable());
     let client = server.client();
     let url = create_queue(&client, "locked").await;
@@ -650,6 +653,9 @@ async fn a_second_process_cannot_open_a_data_directory_in_use() {
 
 #[tokio::test]
 async fn a_foreign_file_in_the_log_directory_is_a_clear_error() {
+    if embedded_store_only("the log directory is the embedded store's") {
+        return;
+    }
     let mut server = TestServer::start(ServerOptions::durable());
     let client = server.client();
     create_queue(&client, "foreign").await;
@@ -682,6 +688,9 @@ async fn a_foreign_file_in_the_log_directory_is_a_clear_error() {
 /// be intact after kill -9, and disk use must follow live data.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn survivors_of_compaction_are_intact_after_sigkill() {
+    if embedded_store_only("log compaction and its disk use are the embedded store's") {
+        return;
+    }
     let mut opts = ServerOptions::durable();
     opts.env
         .push(("STOWAGE_STORAGE_SEGMENT_SIZE_BYTES".into(), "65536".into()));

@@ -48,6 +48,7 @@ macro_rules! store_contract_tests {
             fifo_groups_deliver_in_order_and_block_behind_a_delivery,
             fifo_deduplicates_inside_the_window,
             deduplication_per_message_group,
+            deduplication_entries_keep_their_scope,
             a_repeated_receive_attempt_returns_the_same_deliveries,
             the_in_flight_limit_stops_receives,
             a_receive_past_max_receive_count_dead_letters,
@@ -722,6 +723,49 @@ pub(crate) async fn deduplication_per_message_group(store: Store) {
     let again = send_one(&store, &q, fifo_message("g2", "G", "d"), T0 + 2).await;
     assert!(matches!(g, SendOutcome::Stored { .. }), "{g:?}");
     assert!(matches!(h, SendOutcome::Stored { .. }), "{h:?}");
+    assert!(matches!(again, SendOutcome::Duplicate { .. }), "{again:?}");
+}
+
+/// Deduplication entries keep the scope they were recorded under: after
+/// DeduplicationScope changes from `queue` to `messageGroup` an id seen
+/// before still deduplicates in every group (until its window ends), and
+/// after the change back an id recorded for a group still does in it.
+pub(crate) async fn deduplication_entries_keep_their_scope(store: Store) {
+    let q = create(&store, "rescoped.fifo", &[]).await;
+    assert!(!q.dedup_per_group);
+    let rescope = |scope: &'static str| {
+        let store = store.clone();
+        async move {
+            let record = store
+                .queue(ACCOUNT, "rescoped.fifo")
+                .await
+                .unwrap()
+                .unwrap();
+            let mut def = record.def.clone();
+            def.attributes
+                .insert("DeduplicationScope".into(), scope.into());
+            match store.update_queue(def, record.version).await.unwrap() {
+                UpdateOutcome::Updated(r) => ctx_of(&r),
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    let seen = send_one(&store, &q, fifo_message("a", "G", "seen"), T0).await;
+    let SendOutcome::Stored { sequence } = seen else {
+        panic!("{seen:?}")
+    };
+    let q = rescope("messageGroup").await;
+    assert!(q.dedup_per_group);
+    match send_one(&store, &q, fifo_message("b", "H", "seen"), T0 + 1).await {
+        SendOutcome::Duplicate { sequence: s, .. } => assert_eq!(s, sequence),
+        other => panic!("a queue-wide id no longer deduplicates in another group: {other:?}"),
+    }
+    let g = send_one(&store, &q, fifo_message("c", "G", "new"), T0 + 2).await;
+    let h = send_one(&store, &q, fifo_message("d", "H", "new"), T0 + 3).await;
+    assert!(matches!(g, SendOutcome::Stored { .. }), "{g:?}");
+    assert!(matches!(h, SendOutcome::Stored { .. }), "{h:?}");
+    let q = rescope("queue").await;
+    let again = send_one(&store, &q, fifo_message("e", "H", "new"), T0 + 4).await;
     assert!(matches!(again, SendOutcome::Duplicate { .. }), "{again:?}");
 }
 

@@ -9,8 +9,9 @@
 //! time, strictly increase and are never reused; the row lock makes commit
 //! order equal sequence order, so a receiver never sees a later message of
 //! a group before an earlier one); (2) the deduplication ids, one
-//! insert-if-absent-or-expired statement, returning those that are new;
-//! (3) the originals of the duplicates; (4) the new messages.
+//! insert-if-absent-or-expired statement (absent from the other scope too:
+//! entries keep the scope they were recorded under), returning those that
+//! are new; (3) the originals of the duplicates; (4) the new messages.
 
 use std::collections::HashMap;
 
@@ -155,6 +156,18 @@ fn scope(queue: &QueueCtx, m: &NewMessage) -> String {
     }
 }
 
+/// The scope a send checks besides its own: entries keep the scope they
+/// were recorded under, and a send is a duplicate of a live entry of its
+/// group or of the queue, whatever `DeduplicationScope` says now (so ids
+/// seen before a change from `queue` to `messageGroup` keep deduplicating
+/// across groups until their window ends, as on SQS and the embedded store).
+fn other_scope(queue: &QueueCtx, m: &NewMessage) -> String {
+    match (queue.dedup_per_group, &m.group_id) {
+        (false, Some(group)) => format!("g:{group}"),
+        _ => String::new(),
+    }
+}
+
 async fn send_fifo(
     tx: &Tx<'_>,
     queue: &QueueCtx,
@@ -196,6 +209,10 @@ async fn send_fifo(
         .iter()
         .map(|&i| scope(queue, &messages[i]))
         .collect();
+    let others: Vec<String> = candidates
+        .iter()
+        .map(|&i| other_scope(queue, &messages[i]))
+        .collect();
     let dedups: Vec<&str> = candidates
         .iter()
         .map(|&i| messages[i].dedup_id.as_deref().unwrap_or(""))
@@ -210,12 +227,26 @@ async fn send_fifo(
         .query(
             "INSERT INTO stowage_dedup AS d (queue_id, scope, dedup_id, message_id, seq, expires_ms)
              SELECT $1, u.scope, u.dedup, u.id, u.seq, $5
-             FROM unnest($2::text[], $3::text[], $4::bytea[], $6::bigint[]) AS u(scope, dedup, id, seq)
+             FROM unnest($2::text[], $3::text[], $4::bytea[], $6::bigint[], $8::text[])
+                  AS u(scope, dedup, id, seq, other)
+             WHERE NOT EXISTS (
+                 SELECT 1 FROM stowage_dedup o
+                 WHERE o.queue_id = $1 AND o.scope = u.other AND o.dedup_id = u.dedup
+                   AND o.expires_ms > $7)
              ON CONFLICT (queue_id, scope, dedup_id) DO UPDATE
              SET message_id = EXCLUDED.message_id, seq = EXCLUDED.seq, expires_ms = EXCLUDED.expires_ms
              WHERE d.expires_ms <= $7
              RETURNING d.message_id",
-            &[&queue_id, &scopes, &dedups, &ids, &expires, &seqs, &ms(now_ms)],
+            &[
+                &queue_id,
+                &scopes,
+                &dedups,
+                &ids,
+                &expires,
+                &seqs,
+                &ms(now_ms),
+                &others,
+            ],
         )
         .await?;
     let mut fresh = std::collections::HashSet::new();
@@ -234,16 +265,25 @@ async fn send_fifo(
             .iter()
             .map(|&i| scope(queue, &messages[i]))
             .collect();
+        let dup_others: Vec<String> = dup_positions
+            .iter()
+            .map(|&i| other_scope(queue, &messages[i]))
+            .collect();
         let dup_ids: Vec<&str> = dup_positions
             .iter()
             .map(|&i| messages[i].dedup_id.as_deref().unwrap_or(""))
             .collect();
+        // The live entry of the message's own scope or of the other one
+        // (a group's entry first, as the embedded store looks them up).
         let rows = tx
             .query(
                 "SELECT u.ord, d.message_id, d.seq
-                 FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS u(scope, dedup, ord)
-                 JOIN stowage_dedup d ON d.queue_id = $1 AND d.scope = u.scope AND d.dedup_id = u.dedup",
-                &[&queue_id, &dup_scopes, &dup_ids],
+                 FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY
+                      AS u(scope, dedup, other, ord)
+                 JOIN stowage_dedup d ON d.queue_id = $1 AND d.dedup_id = u.dedup
+                      AND d.scope IN (u.scope, u.other) AND d.expires_ms > $5
+                 ORDER BY u.ord, d.scope DESC",
+                &[&queue_id, &dup_scopes, &dup_ids, &dup_others, &ms(now_ms)],
             )
             .await?;
         for row in &rows {
@@ -254,6 +294,9 @@ async fn send_fifo(
             else {
                 continue;
             };
+            if originals.contains_key(&position) {
+                continue;
+            }
             let id = super::codec::message_id(get(row, "message_id")?)?;
             originals.insert(position, (id, u128::from(uint(get(row, "seq")?)?)));
         }
