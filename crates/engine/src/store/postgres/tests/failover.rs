@@ -150,7 +150,8 @@ async fn failover_to_a_synchronous_standby_loses_no_acknowledged_message() {
         }));
     }
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    let before = ledger.lock().unwrap().sent.len();
+    let acked_before = ledger.lock().unwrap().sent.clone();
+    let before = acked_before.len();
     assert!(primary.pid().is_some());
     let killed_at = Instant::now();
     primary.kill_9();
@@ -206,14 +207,25 @@ async fn failover_to_a_synchronous_standby_loses_no_acknowledged_message() {
         .iter()
         .filter(|id| present.contains(*id))
         .collect();
+    // The sends acknowledged before the kill, on the promoted standby:
+    // present, or deleted (acknowledged, or in doubt) by the load since.
+    let count =
+        |set: &HashSet<MessageId>| acked_before.iter().filter(|id| set.contains(*id)).count();
     eprintln!(
-        "failover: {} sends acknowledged ({before} before the kill), {} deletes, {} deliveries \
-         whose delete failed, {} Unavailable sends, first sends on the new primary \
-         {recovered:?} after the kill",
+        "failover: {before} sends acknowledged before the kill; after the promotion {} of them \
+         present, {} deleted by the load (acknowledged), {} with a delete in doubt; first sends \
+         on the new primary {recovered:?} after the kill. Whole run: {} sends acknowledged, {} \
+         deletes, {} deliveries whose delete failed, {} Unavailable sends, {} lost, {} deleted \
+         ones back",
+        count(&present),
+        count(&ledger.deleted),
+        count(&ledger.maybe_deleted),
         ledger.sent.len(),
         ledger.deleted.len(),
         ledger.maybe_deleted.len(),
-        ledger.unavailable
+        ledger.unavailable,
+        lost.len(),
+        resurrected.len()
     );
     assert!(lost.is_empty(), "{} acknowledged sends lost", lost.len());
     assert!(
