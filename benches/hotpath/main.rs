@@ -15,10 +15,17 @@
 //!   20), the servers in reverse order every other round; the tables sum the
 //!   rounds (rates are total messages ÷ total time).
 //! - `STOWAGE_HOTPATH_TARGETS`: comma list of `always`, `never`, `fauxqs`,
-//!   `base-always`, `base-never` (default `always,never,fauxqs`; fauxqs is
+//!   `base-always`, `base-never`, `pg1`, `pg2` (default
+//!   `always,never,fauxqs`; fauxqs is
 //!   skipped with a note when not installed). The `base-` targets run
 //!   `STOWAGE_BIN_BASE` (e.g. a copy of the binary before a change), so a
-//!   before/after comparison shares one run, row by row.
+//!   before/after comparison shares one run, row by row. `pg1` and `pg2`
+//!   are one and two Stowage nodes over PostgreSQL (`store.backend =
+//!   "postgres"`, one fresh database each, on a PostgreSQL 15 the benchmark
+//!   starts with durable commits and stops at the end; skipped with a note
+//!   when PostgreSQL is not installed); the load generator's connections
+//!   alternate between the nodes, and the CPU per message counts the nodes'
+//!   and PostgreSQL's processes.
 //! - `STOWAGE_BIN`: the server binary (default `<target>/release/stowage`).
 //! - `STOWAGE_FAUXQS_DIR`: where `benches/fauxqs/install.sh` put fauxqs
 //!   (default `/tmp/stowage-fauxqs`).
@@ -29,6 +36,7 @@
 
 mod client;
 mod measure;
+mod postgres;
 mod targets;
 mod workloads;
 
@@ -37,7 +45,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use measure::RawSync;
-use targets::Target;
+use postgres::Postgres;
+use targets::{CpuTime, Nodes, Target};
 use workloads::{Acked, Sample};
 
 /// Messages of each SendMessage row (16 and 64 connections).
@@ -154,7 +163,7 @@ impl Workload {
 
 /// A server under test with its queues and what it acknowledged.
 struct Server {
-    target: Target,
+    nodes: Nodes,
     standard: String,
     fifo: String,
     e2e: String,
@@ -164,7 +173,7 @@ struct Server {
 
 impl Server {
     fn name(&self) -> &str {
-        &self.target.name
+        &self.nodes.name
     }
 }
 
@@ -196,7 +205,7 @@ impl Measured {
 
 fn measured<F: Future<Output = Sample>>(
     rt: &tokio::runtime::Runtime,
-    target: &mut Target,
+    target: &mut impl CpuTime,
     work: F,
 ) -> Measured {
     let errors = || client::RETRIED_SERVER_ERRORS.load(std::sync::atomic::Ordering::Relaxed);
@@ -238,14 +247,15 @@ fn run_workload(
     row: u8,
     server: &mut Server,
 ) -> Measured {
-    let addr = server.target.addr;
-    let target = &mut server.target;
+    let addrs = server.nodes.addrs();
+    let nodes = addrs.as_slice();
+    let target = &mut server.nodes;
     match workload {
         Workload::Send { conns } => measured(
             rt,
             target,
             workloads::send(
-                addr,
+                nodes,
                 &server.standard,
                 row,
                 conns,
@@ -258,7 +268,7 @@ fn run_workload(
             rt,
             target,
             workloads::send(
-                addr,
+                nodes,
                 &server.standard,
                 row,
                 CONNS,
@@ -270,14 +280,14 @@ fn run_workload(
         Workload::ReceiveDelete => measured(
             rt,
             target,
-            workloads::receive_delete(addr, &server.standard, CONNS, &mut server.acked),
+            workloads::receive_delete(nodes, &server.standard, CONNS, &mut server.acked),
         ),
         Workload::EndToEnd { fifo } => {
             let url = if fifo { &server.fifo } else { &server.e2e };
             measured(
                 rt,
                 target,
-                workloads::end_to_end(addr, url, row, CONNS, CONNS, plan.e2e_per_producer),
+                workloads::end_to_end(nodes, url, row, CONNS, CONNS, plan.e2e_per_producer),
             )
         }
     }
@@ -300,31 +310,78 @@ fn command_output(program: &str, args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
+/// The PostgreSQL server of the `pg1` / `pg2` targets: started on first
+/// use, or why not.
+type PostgresState = Option<Result<Postgres, String>>;
+
+/// `count` Stowage nodes (`<name>-a`, `<name>-b`, …; just `<name>` for one)
+/// over a fresh database of the benchmark's PostgreSQL server, started on
+/// first use; `None` (with the reason printed) when PostgreSQL is absent.
+fn postgres_nodes(
+    name: &str,
+    count: usize,
+    postgres: &mut PostgresState,
+    dir: &std::path::Path,
+) -> Option<Nodes> {
+    let pg = match postgres.get_or_insert_with(Postgres::start) {
+        Ok(pg) => pg,
+        Err(why) => {
+            println!("{name} rows skipped: {why}");
+            return None;
+        }
+    };
+    let url = pg.database(&format!("hot_{name}"));
+    let nodes = (0..count)
+        .map(|i| {
+            let node = if count == 1 {
+                name.to_string()
+            } else {
+                format!("{name}-{}", char::from(b'a' + i as u8))
+            };
+            Target::stowage_on_postgres(&node, &targets::stowage_bin(), &url, dir)
+        })
+        .collect();
+    Some(Nodes::shared(name, nodes, pg.pid()))
+}
+
 /// The servers named by `STOWAGE_HOTPATH_TARGETS`, started, with their queues.
-fn start_servers(rt: &tokio::runtime::Runtime, dir: &std::path::Path) -> Vec<Server> {
+fn start_servers(
+    rt: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+    postgres: &mut PostgresState,
+) -> Vec<Server> {
     let list = std::env::var("STOWAGE_HOTPATH_TARGETS")
         .unwrap_or_else(|_| "always,never,fauxqs".to_string());
     let mut servers = Vec::new();
     for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        let target = match name {
+        let nodes = match name {
             "fauxqs" => match Target::fauxqs(dir) {
-                Ok(t) => t,
+                Ok(t) => Nodes::single(t),
                 Err(why) => {
                     println!("fauxqs rows skipped: {why}");
                     continue;
                 }
             },
-            "always" | "never" => Target::stowage(name, &targets::stowage_bin(), name, dir),
+            "always" | "never" => {
+                Nodes::single(Target::stowage(name, &targets::stowage_bin(), name, dir))
+            }
             "base-always" | "base-never" => {
                 let bin = std::env::var_os("STOWAGE_BIN_BASE")
                     .map(PathBuf::from)
                     .unwrap_or_else(|| panic!("target {name} needs STOWAGE_BIN_BASE"));
                 let durability = name.trim_start_matches("base-");
-                Target::stowage(name, &bin, durability, dir)
+                Nodes::single(Target::stowage(name, &bin, durability, dir))
+            }
+            "pg1" | "pg2" => {
+                let count = if name == "pg1" { 1 } else { 2 };
+                match postgres_nodes(name, count, postgres, dir) {
+                    Some(nodes) => nodes,
+                    None => continue,
+                }
             }
             other => panic!("unknown target {other:?} in STOWAGE_HOTPATH_TARGETS"),
         };
-        let addr = target.addr;
+        let addr = nodes.addrs()[0];
         let (standard, fifo, e2e) = rt.block_on(async {
             (
                 workloads::create_queue(addr, "hot-standard").await,
@@ -333,7 +390,7 @@ fn start_servers(rt: &tokio::runtime::Runtime, dir: &std::path::Path) -> Vec<Ser
             )
         });
         servers.push(Server {
-            target,
+            nodes,
             standard,
             fifo,
             e2e,
@@ -380,7 +437,9 @@ fn main() {
         .enable_all()
         .build()
         .unwrap_or_else(|e| panic!("runtime: {e}"));
-    let mut servers = start_servers(&rt, dir.path());
+    // Declared before the servers, so dropped (stopped) after their nodes.
+    let mut postgres: PostgresState = None;
+    let mut servers = start_servers(&rt, dir.path(), &mut postgres);
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         run_rows(&rt, &plan, dir.path(), &mut ceiling, &mut servers)
     }));
@@ -394,7 +453,7 @@ fn main() {
     for s in &servers {
         rt.block_on(async {
             for url in [&s.standard, &s.fifo, &s.e2e] {
-                workloads::assert_empty(s.target.addr, url, s.name()).await;
+                workloads::assert_empty(s.nodes.addrs()[0], url, s.name()).await;
             }
         });
     }
@@ -542,6 +601,8 @@ fn print_tables(rows: &mut [Row], servers: &[Server]) {
         ("always", "fauxqs"),
         ("always", "base-always"),
         ("never", "base-never"),
+        ("pg1", "always"),
+        ("pg2", "pg1"),
     ]
     .into_iter()
     .filter(|(a, b)| names.contains(a) && names.contains(b))
@@ -611,7 +672,7 @@ fn print_tables(rows: &mut [Row], servers: &[Server]) {
         println!("{line}");
     }
 
-    println!("\nCPU per message, µs (user + system time of the server process over the row ÷ messages of the row):\n");
+    println!("\nCPU per message, µs (user + system time of the server's processes over the row — its nodes, and PostgreSQL's processes for `pg1` / `pg2` — ÷ messages of the row):\n");
     let mut head = "| workload | messages |".to_string();
     for n in &names {
         head.push_str(&format!(" `{n}` |"));

@@ -25,6 +25,50 @@ pub(crate) fn cpu_time(pid: u32) -> Option<Duration> {
     ))
 }
 
+/// User + system CPU time of process `pid`, of its living children and of
+/// the children it has reaped (`cutime`, `cstime`): a PostgreSQL server's
+/// whole cost, its backends included, from its postmaster's PID.
+pub(crate) fn tree_cpu_time(pid: u32) -> Duration {
+    let reaped = || -> Option<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let rest = &stat[stat.rfind(')')? + 2..];
+        // cutime and cstime are fields 16 and 17.
+        let mut fields = rest.split_whitespace().skip(13);
+        let cutime: u64 = fields.next()?.parse().ok()?;
+        let cstime: u64 = fields.next()?.parse().ok()?;
+        Some(Duration::from_micros(
+            (cutime + cstime) * 1_000_000 / TICKS_PER_SECOND,
+        ))
+    };
+    let mut total = cpu_time(pid).unwrap_or_default() + reaped().unwrap_or_default();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return total;
+    };
+    for entry in entries.flatten() {
+        let Some(child) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if parent_of(child) == Some(pid) {
+            total += cpu_time(child).unwrap_or_default();
+        }
+    }
+    total
+}
+
+/// The parent PID of process `pid` (field 4 of its stat line).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 2..]
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
 /// CPU time of this process (the load generator).
 pub(crate) fn own_cpu_time() -> Duration {
     cpu_time(std::process::id()).unwrap_or_default()

@@ -30,15 +30,64 @@ pub(crate) struct Target {
     child: Child,
 }
 
-impl Target {
-    /// CPU time the process has used so far; panics if it has exited.
-    pub(crate) fn cpu(&mut self) -> Duration {
+/// What a row's CPU time is read from.
+pub(crate) trait CpuTime {
+    /// CPU time used so far; panics if a process has exited.
+    fn cpu(&mut self) -> Duration;
+}
+
+impl CpuTime for Target {
+    fn cpu(&mut self) -> Duration {
         if let Ok(Some(status)) = self.child.try_wait() {
             panic!("{} exited during the run: {status}", self.name);
         }
         measure::cpu_time(self.child.id()).unwrap_or_default()
     }
+}
 
+/// The processes of one server under test: a single node, or several
+/// nodes over one PostgreSQL database, whose processes' CPU time counts
+/// with theirs.
+pub(crate) struct Nodes {
+    pub(crate) name: String,
+    nodes: Vec<Target>,
+    /// The postmaster of the database the nodes share, if any.
+    database: Option<u32>,
+}
+
+impl Nodes {
+    /// One process.
+    pub(crate) fn single(target: Target) -> Nodes {
+        Nodes {
+            name: target.name.clone(),
+            nodes: vec![target],
+            database: None,
+        }
+    }
+
+    /// Nodes over the database whose postmaster is `database`.
+    pub(crate) fn shared(name: &str, nodes: Vec<Target>, database: Option<u32>) -> Nodes {
+        Nodes {
+            name: name.to_string(),
+            nodes,
+            database,
+        }
+    }
+
+    /// The nodes' addresses (the load generator spreads its connections over them).
+    pub(crate) fn addrs(&self) -> Vec<SocketAddr> {
+        self.nodes.iter().map(|n| n.addr).collect()
+    }
+}
+
+impl CpuTime for Nodes {
+    fn cpu(&mut self) -> Duration {
+        let nodes: Duration = self.nodes.iter_mut().map(CpuTime::cpu).sum();
+        nodes + self.database.map_or(Duration::ZERO, measure::tree_cpu_time)
+    }
+}
+
+impl Target {
     fn spawn(name: &str, mut command: Command, log: &Path) -> Target {
         let stderr =
             std::fs::File::create(log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
@@ -85,16 +134,19 @@ impl Target {
     /// with the default configuration otherwise (log level `info`, metrics
     /// listener on, here on a free port).
     pub(crate) fn stowage(name: &str, bin: &Path, durability: &str, dir: &Path) -> Target {
-        let mut command = Command::new(bin);
+        let mut command = stowage_command(name, bin, dir);
+        command.arg("--durability").arg(durability);
+        Target::spawn(name, command, &dir.join(format!("{name}.log")))
+    }
+
+    /// The release `stowage` binary as one node over the PostgreSQL
+    /// database `url` (`store.backend = "postgres"`, default pool size),
+    /// the default configuration otherwise.
+    pub(crate) fn stowage_on_postgres(name: &str, bin: &Path, url: &str, dir: &Path) -> Target {
+        let mut command = stowage_command(name, bin, dir);
         command
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--metrics-listen")
-            .arg("127.0.0.1:0")
-            .arg("--data-dir")
-            .arg(dir.join(format!("data-{name}")))
-            .arg("--durability")
-            .arg(durability);
+            .env("STOWAGE_STORE_BACKEND", "postgres")
+            .env("STOWAGE_STORE_POSTGRES_URL", url);
         Target::spawn(name, command, &dir.join(format!("{name}.log")))
     }
 
@@ -135,6 +187,20 @@ impl Drop for Target {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `stowage` on a free loopback port (its metrics listener too), with a
+/// data directory of its own under `dir`.
+fn stowage_command(name: &str, bin: &Path, dir: &Path) -> Command {
+    let mut command = Command::new(bin);
+    command
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--metrics-listen")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(dir.join(format!("data-{name}")));
+    command
 }
 
 /// Path of the `stowage` binary: `$STOWAGE_BIN`, else `release/stowage` in

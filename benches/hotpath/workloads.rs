@@ -200,10 +200,14 @@ pub(crate) async fn assert_empty(addr: SocketAddr, url: &str, server: &str) {
     }
 }
 
-async fn connect_all(addr: SocketAddr, n: usize) -> Vec<Conn> {
+/// `n` connections spread over `nodes` in turn (connection `i` to node
+/// `i % nodes.len()`): the load generator's share of each node of a
+/// multi-node server.
+async fn connect_all(nodes: &[SocketAddr], n: usize) -> Vec<Conn> {
+    assert!(!nodes.is_empty(), "a server without nodes");
     let mut conns = Vec::with_capacity(n);
-    for _ in 0..n {
-        conns.push(Conn::connect(addr).await);
+    for i in 0..n {
+        conns.push(Conn::connect(nodes[i % nodes.len()]).await);
     }
     conns
 }
@@ -214,7 +218,7 @@ async fn connect_all(addr: SocketAddr, n: usize) -> Vec<Conn> {
 /// SendMessageBatch of [`BATCH`] when `batched`); checks every answer's MD5;
 /// adds the acknowledged messages to `acked`.
 pub(crate) async fn send(
-    addr: SocketAddr,
+    nodes: &[SocketAddr],
     url: &str,
     row: u8,
     conns: usize,
@@ -223,7 +227,7 @@ pub(crate) async fn send(
     acked: &mut Acked,
 ) -> Sample {
     let per_conn = total / conns as u64;
-    let connections = connect_all(addr, conns).await;
+    let connections = connect_all(nodes, conns).await;
     let start = Instant::now();
     let mut tasks = Vec::new();
     for (stream, mut conn) in connections.into_iter().enumerate() {
@@ -373,12 +377,12 @@ fn reconcile(acked: &mut Acked, received: Vec<(u64, String)>, what: &str) {
 /// `conns` connections until the queue is empty; checks that exactly the
 /// messages in `acked` came back.
 pub(crate) async fn receive_delete(
-    addr: SocketAddr,
+    nodes: &[SocketAddr],
     url: &str,
     conns: usize,
     acked: &mut Acked,
 ) -> Sample {
-    let connections = connect_all(addr, conns).await;
+    let connections = connect_all(nodes, conns).await;
     let start = Instant::now();
     let mut tasks = Vec::new();
     for mut conn in connections {
@@ -450,7 +454,7 @@ struct Pipeline {
 /// the start of its send to its receipt. Checks completeness, no duplicate
 /// and, on FIFO, strict order within each group.
 pub(crate) async fn end_to_end(
-    addr: SocketAddr,
+    nodes: &[SocketAddr],
     url: &str,
     row: u8,
     producers: usize,
@@ -468,8 +472,8 @@ pub(crate) async fn end_to_end(
         finished: Mutex::new(None),
         last_seq: Mutex::new(vec![-1; producers]),
     });
-    let consumer_conns = connect_all(addr, consumers).await;
-    let producer_conns = connect_all(addr, producers).await;
+    let consumer_conns = connect_all(nodes, consumers).await;
+    let producer_conns = connect_all(nodes, producers).await;
     let start = Instant::now();
     let mut consumer_tasks = Vec::new();
     for conn in consumer_conns {
@@ -622,7 +626,7 @@ fn accept(
 /// `conns` connections; every answer must be 200 with the fixed body.
 pub(crate) async fn ceiling(addr: SocketAddr, conns: usize, total: u64) -> Sample {
     let per_conn = total / conns as u64;
-    let connections = connect_all(addr, conns).await;
+    let connections = connect_all(&[addr], conns).await;
     let request = Bytes::from(send_request(
         "http://127.0.0.1/000000000000/ceiling",
         &body(0, 0),
