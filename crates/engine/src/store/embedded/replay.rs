@@ -6,10 +6,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use storage::{QueueId, Record, RecordKind, RecordPos, Storage, StorageError, StoredMessage};
+use storage::{
+    MessageId, QueueId, Record, RecordKind, RecordPos, Storage, StorageError, StoredMessage,
+};
 
 use super::fifo::{dedup_expiry, DedupEntry, QUEUE_SCOPE};
-use super::messages::{NewMsg, NO_POS};
+use super::messages::{Msg, NewMsg, NO_POS};
 use super::queue::{Queue, QueueInner};
 use super::registry::Registry;
 use super::state::EmbeddedStore;
@@ -112,6 +114,36 @@ impl Replayer<'_> {
         }
     }
 
+    /// A delivery-state record at `pos` (a receive, a visibility change):
+    /// `update` applies it to its message, whose previous state record it
+    /// supersedes; the record of a message or queue that is gone is dead at
+    /// once.
+    fn update_state(
+        &self,
+        pos: RecordPos,
+        queue_id: QueueId,
+        message_id: &MessageId,
+        update: impl FnOnce(&mut Msg),
+    ) {
+        let Some(queue) = self.queues.get(&queue_id).cloned() else {
+            return self.storage.release(pos, None);
+        };
+        let mut inner = queue.lock();
+        let Some(m) = inner
+            .messages
+            .slot_of(message_id)
+            .and_then(|s| inner.messages.get_mut(s))
+        else {
+            drop(inner);
+            return self.storage.release(pos, None);
+        };
+        let old = m.state_pos;
+        m.state_pos = pos;
+        update(m);
+        drop(inner);
+        self.release(old, pos);
+    }
+
     fn apply(&mut self, pos: RecordPos, record: Record, now: u64) {
         match record {
             Record::QueueUpserted(meta) => {
@@ -181,51 +213,19 @@ impl Replayer<'_> {
                 visible_at_ms,
                 receive_count,
                 first_receive_ms,
-            } => {
-                let Some(queue) = self.queues.get(&queue_id).cloned() else {
-                    return self.storage.release(pos, None);
-                };
-                let mut inner = queue.lock();
-                let Some(m) = inner
-                    .messages
-                    .slot_of(&message_id)
-                    .and_then(|s| inner.messages.get_mut(s))
-                else {
-                    drop(inner);
-                    return self.storage.release(pos, None);
-                };
-                let old = m.state_pos;
-                m.state_pos = pos;
+            } => self.update_state(pos, queue_id, &message_id, |m| {
                 m.epoch = receipt_epoch;
                 m.visible_at_ms = visible_at_ms;
                 m.receive_count = receive_count;
                 m.set_first_receive_ms(first_receive_ms);
-                drop(inner);
-                self.release(old, pos);
-            }
+            }),
             Record::VisibilityChanged {
                 queue_id,
                 message_id,
                 visible_at_ms,
-            } => {
-                let Some(queue) = self.queues.get(&queue_id).cloned() else {
-                    return self.storage.release(pos, None);
-                };
-                let mut inner = queue.lock();
-                let Some(m) = inner
-                    .messages
-                    .slot_of(&message_id)
-                    .and_then(|s| inner.messages.get_mut(s))
-                else {
-                    drop(inner);
-                    return self.storage.release(pos, None);
-                };
-                let old = m.state_pos;
-                m.state_pos = pos;
+            } => self.update_state(pos, queue_id, &message_id, |m| {
                 m.visible_at_ms = visible_at_ms;
-                drop(inner);
-                self.release(old, pos);
-            }
+            }),
             Record::MessageDeleted {
                 queue_id,
                 message_id,
